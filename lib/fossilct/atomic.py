@@ -1,0 +1,130 @@
+"""Atomic file output: write to a temporary sibling, then rename into place.
+
+A reader never sees a half-written artifact: either the old file (or none) or the complete new
+one. An exception or Ctrl-C while writing leaves the destination untouched and removes the
+temporary file. ``os.replace`` is atomic on POSIX when source and destination share a folder,
+which is why the temporary file is created next to the destination.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+__all__ = [
+    "atomic_path",
+    "atomic_dir",
+    "write_bytes",
+    "write_text",
+    "write_json",
+    "write_yaml",
+    "write_csv",
+    "save_figure",
+]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path that is renamed to `path` when the block succeeds.
+
+    Parameters
+    ----------
+    path : path-like
+        Final destination. Its parent folder is created if missing.
+    suffix : str, optional
+        Suffix of the temporary file (some writers choose the format from it);
+        defaults to the destination's full suffix, e.g. ``.nii.gz``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> target.read_text()
+    'done'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(path.suffixes) if suffix is None else suffix
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder that replaces `path` when the block succeeds.
+
+    An existing folder at `path` is removed only after the new one is complete, so an interrupted
+    write leaves the previous version intact.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old / path.name)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` atomically and return the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 `text` to `path` atomically and return the path."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write `obj` as indented, key-sorted JSON (stable bytes for equal content)."""
+    return write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def write_yaml(path: str | os.PathLike, obj: Any) -> Path:
+    """Write `obj` as block-style YAML, keys in insertion order."""
+    return write_text(path, yaml.safe_dump(obj, sort_keys=False, default_flow_style=False))
+
+
+def write_csv(path: str | os.PathLike, frame) -> Path:
+    """Write a pandas DataFrame without its index, with ``\\n`` line endings."""
+    return write_text(path, frame.to_csv(index=False, lineterminator="\n"))
+
+
+def save_figure(fig, path: str | os.PathLike, *, dpi: int = 120) -> Path:
+    """Save a Matplotlib figure atomically (PNG unless the suffix says otherwise).
+
+    The metadata that Matplotlib stamps into files (software version, creation date) is cleared,
+    so the same figure gives the same bytes on every run.
+    """
+    path = Path(path)
+    metadata = {"Software": None} if path.suffix.lower() == ".png" else {"CreationDate": None}
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=path.suffix.lstrip(".") or "png",
+                    metadata=metadata)
+    return path
