@@ -1,0 +1,23 @@
+"""Shared fixtures: tiny, seeded, synthetic arrays built on the fly (no downloads)."""
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def rng():
+    """A fresh seeded generator per test, so tests never share random state."""
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def two_blob_volume():
+    """A seeded (8, 32, 32) float32 volume holding two bright blobs on a noisy background.
+
+    The larger blob (radius 6) is centred at (4, 10, 10), the smaller (radius 3) at (4, 24, 24).
+    """
+    planes, rows, cols = np.mgrid[0:8, 0:32, 0:32]
+    big = (planes - 4) ** 2 + (rows - 10) ** 2 + (cols - 10) ** 2 <= 36
+    small = (planes - 4) ** 2 + (rows - 24) ** 2 + (cols - 24) ** 2 <= 9
+    noise = np.random.default_rng(1).normal(0.0, 0.05, size=big.shape)
+    return (0.1 + 0.8 * (big | small) + noise).astype(np.float32)
