@@ -568,6 +568,134 @@ def test_dicom_series_with_a_duplicate_slice_is_refused(tmp_path):
         load_volume(series)
 
 
+def _rewrite_series(series: Path, edit) -> None:
+    """Apply `edit(dataset, index)` to every file of a written series, in file order."""
+    for index, file in enumerate(sorted(series.iterdir())):
+        dataset = pydicom.dcmread(file)
+        edit(dataset, index)
+        dataset.save_as(file)
+
+
+def test_dicom_series_without_positions_is_ordered_by_instance_number(tmp_path):
+    volume = make_volume(np.int16)
+    series = save_volume(tmp_path / "s", volume, SPACING, format="dicom")
+
+    def drop_position(dataset, index):
+        del dataset.ImagePositionPatient
+
+    _rewrite_series(series, drop_position)
+    for file in sorted(series.iterdir()):
+        file.rename(series / f"z{99 - int(file.stem[-4:])}.dcm")  # names now in reverse order
+    loaded = load_volume(series)
+    np.testing.assert_array_equal(loaded.data, volume)
+    assert loaded.spacing_um == SPACING  # plane spacing from SliceThickness
+
+    _rewrite_series(series, lambda dataset, index: setattr(dataset, "InstanceNumber", 1))
+    with pytest.raises(VolumeError, match="no ImagePositionPatient and repeats InstanceNumber"):
+        load_volume(series)
+
+    def drop_number(dataset, index):
+        del dataset.InstanceNumber
+
+    _rewrite_series(series, drop_number)
+    with pytest.raises(VolumeError, match="neither ImagePositionPatient nor InstanceNumber"):
+        load_volume(series)
+
+
+def test_dicom_series_mixing_orientations_is_refused(tmp_path):
+    series = save_volume(tmp_path / "s", make_volume(), SPACING, format="dicom")
+
+    def tilt_third(dataset, index):
+        if index == 2:
+            dataset.ImageOrientationPatient = [1, 0, 0, 0, 0, 1]
+
+    _rewrite_series(series, tilt_third)
+    with pytest.raises(VolumeError, match=r"mixes slice orientations: 'slice_0002.dcm' differs"):
+        load_volume(series)
+
+
+def test_dicom_unsupported_bit_depth_is_refused(tmp_path):
+    series = save_volume(tmp_path / "s", make_volume(), SPACING, format="dicom")
+    _rewrite_series(series, lambda dataset, index: setattr(dataset, "BitsAllocated", 12))
+    with pytest.raises(VolumeError, match=r"BitsAllocated=12, which is not supported"):
+        read_header(series)
+
+
+def test_dicom_folder_mixing_multiframe_and_single_frame_files_is_refused(tmp_path):
+    path = pydicom.data.get_testdata_file("rtdose.dcm")
+    if path is None:
+        pytest.skip("pydicom test data not installed")
+    series = save_volume(tmp_path / "s", make_volume(), SPACING, format="dicom")
+    dose = pydicom.dcmread(path)
+    dose.SeriesInstanceUID = pydicom.dcmread(series / "slice_0000.dcm").SeriesInstanceUID
+    dose.save_as(series / "dose.dcm")
+    with pytest.raises(VolumeError, match=r"mixes a multi-frame file \('dose.dcm'\)"):
+        read_header(series)
+
+
+def _series_of_copies(source: Path, folder: Path, n_slices: int = 2) -> Path:
+    """A folder of `n_slices` copies of one real DICOM slice, stepped 1 mm along the normal."""
+    folder.mkdir()
+    for index in range(n_slices):
+        dataset = pydicom.dcmread(source)
+        position = [float(v) for v in dataset.ImagePositionPatient]
+        cosines = np.array([float(v) for v in dataset.ImageOrientationPatient])
+        normal = np.cross(cosines[:3], cosines[3:])
+        dataset.ImagePositionPatient = [f"{v:.4f}" for v in np.add(position, index * normal)]
+        dataset.save_as(folder / f"im{index}")
+    return folder
+
+
+def test_real_compressed_dicom_slices_load(tmp_path):
+    path = pydicom.data.get_testdata_file("MR_small_RLE.dcm")
+    if path is None:
+        pytest.skip("pydicom test data not installed")
+    loaded = load_volume(_series_of_copies(Path(path), tmp_path / "rle"))
+    assert loaded.data.shape == (2, 64, 64)
+    np.testing.assert_array_equal(loaded.data[1], pydicom.dcmread(path).pixel_array)
+    assert loaded.spacing_um[0] == pytest.approx(1000.0, rel=1e-3)
+
+
+def test_compressed_dicom_without_decoder_names_the_compression(tmp_path):
+    path = pydicom.data.get_testdata_file("MR_small_jpeg_ls_lossless.dcm")
+    if path is None:
+        pytest.skip("pydicom test data not installed")
+    try:
+        pydicom.dcmread(path).pixel_array
+    except RuntimeError:
+        pass
+    else:
+        pytest.skip("a JPEG-LS decoder is installed")
+    with pytest.raises(VolumeError, match=r"(?s)pixels are compressed \(JPEG-LS Lossless.*"
+                                          r"Decompress the series first"):
+        load_volume(_series_of_copies(Path(path), tmp_path / "jpegls"))
+
+
+def test_nrrd_with_non_numeric_type_is_refused(tmp_path):
+    header = b"NRRD0004\ntype: block\nblock size: 2\ndimension: 3\nsizes: 2 2 2\n" \
+             b"encoding: raw\n\n"
+    (tmp_path / "blocks.nrrd").write_bytes(header + bytes(16))
+    with pytest.raises(VolumeError, match=r"blocks.nrrd.*NRRD type 'block'.*not a numeric"):
+        read_header(tmp_path / "blocks.nrrd")
+
+
+def test_colour_stack_is_refused_with_a_colour_hint(tmp_path):
+    tifffile.imwrite(tmp_path / "rgb.tif", np.zeros(SHAPE + (3,), np.uint8), photometric="rgb")
+    with pytest.raises(VolumeError, match=r"rgb.tif.*4-D array of shape \(6, 10, 12, 3\).*colour"
+                                          r" image: convert it to grayscale"):
+        load_volume(tmp_path / "rgb.tif")
+
+
+def test_data_that_disagrees_with_its_header_is_refused(tmp_path, monkeypatch):
+    path = save_volume(tmp_path / "a.npz", make_volume(), SPACING)
+    codecs = volumes._io._CODECS
+    monkeypatch.setitem(codecs, "npz", codecs["npz"]._replace(
+        read_array=lambda _: make_volume()[:3]))
+    with pytest.raises(VolumeError, match=r"a.npz.*decoded to shape \(3, 10, 12\), but its header "
+                                          r"says \(6, 10, 12\)"):
+        load_volume(path)
+
+
 def test_npz_without_volume_key_is_refused(tmp_path):
     np.savez(tmp_path / "many.npz", a=make_volume(), b=make_volume())
     with pytest.raises(VolumeError, match=r"many.npz.*holds arrays \['a', 'b'\] but no 'volume'"):

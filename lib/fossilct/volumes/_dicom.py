@@ -227,7 +227,8 @@ def _pixels(path: Path) -> np.ndarray:
             raise VolumeError(
                 f"cannot decode {str(path)!r}: its pixels are compressed ({syntax.name}) and "
                 f"no decoder is installed ({exc}). Decompress the series first, e.g. "
-                "`gdcmconv --raw in.dcm out.dcm`, or install pylibjpeg."
+                "`gdcmconv --raw in.dcm out.dcm`, or install a pydicom decoder plugin "
+                "(pylibjpeg, pyjpegls or python-gdcm)."
             ) from exc
         raise VolumeError(
             f"cannot read the pixels of {str(path)!r}: {type(exc).__name__}: {exc}. The file is "
@@ -246,9 +247,6 @@ def read_array(path: Path) -> np.ndarray:
         return volume
     for index, (file, (slope, intercept)) in enumerate(zip(series.files, series.rescale)):
         plane = _pixels(file)
-        if plane.shape != series.shape[1:]:
-            raise VolumeError(f"{str(file)!r} decoded to shape {plane.shape}, but its header "
-                              f"says {series.shape[1:]}; the file is corrupt, re-export it.")
         volume[index] = plane * np.float32(slope) + np.float32(intercept) \
             if series.dtype.kind == "f" else plane
     return volume

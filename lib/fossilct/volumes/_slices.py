@@ -44,13 +44,7 @@ def stack_slices(files: Sequence[Path], fmt: str, shape: tuple[int, int], dtype:
     volume = np.empty((len(files),) + tuple(shape), dtype=dtype)
     for index, path in enumerate(files):
         with reading(path, fmt):
-            image = read_slice(path)
-        if image.shape != tuple(shape):
-            raise VolumeError(
-                f"slice {path.name!r} decoded to shape {image.shape}, but its header and the "
-                f"other slices say {tuple(shape)}; the file is corrupt, re-export it."
-            )
-        volume[index] = image
+            volume[index] = read_slice(path)
     return volume
 
 
