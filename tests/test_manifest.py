@@ -1,0 +1,118 @@
+"""Tests of fossilct.manifest: ids, deterministic writing, reading, contract checks."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fossilct import manifest
+
+
+def _rows(n=4):
+    rows = []
+    for k in range(n):
+        slice_id = manifest.slice_id_for(f"vol_{k % 2}.nii.gz", "rot_pr_040", k)
+        rows.append(dict(
+            path=manifest.image_path_for("alveolina_like", slice_id), slice_id=slice_id,
+            file=f"vol_{k % 2}.nii.gz", specimen_id=f"s{k % 2}", species="alveolina_like",
+            split="", plane="rot_pr_040",
+            normal_zyx=manifest.format_vector([np.cos(0.7), np.sin(0.7), -0.0]),
+            angle_deg=40.0, index=k, offset_um=-3.25 * k, foreground_fraction=0.1 + 0.01 * k,
+            bbox=manifest.format_vector([1, 2, 30 + k, 40], decimals=None),
+            source_shape="64x64x64", seed=1234 + k))
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def written(tmp_path):
+    frame = _rows()
+    for path in frame["path"]:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"png")
+    target = manifest.write_manifest(frame, tmp_path / "manifest.csv")
+    return frame, target
+
+
+def test_ids_and_paths_are_stable_and_safe():
+    assert manifest.slice_id_for("a/b c.nii", "axis_p", 3) == "a_b_c.nii__axis_p__0003"
+    assert manifest.image_path_for("x y", "id") == "images/x_y/id.png"
+
+
+def test_write_is_byte_identical_and_order_independent(tmp_path, written):
+    frame, target = written
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    again = manifest.write_manifest(shuffled, tmp_path / "again.csv")
+    assert target.read_bytes() == again.read_bytes()
+    assert target.read_text().splitlines()[0] == ",".join(manifest.MANIFEST_COLUMNS)
+    assert "-0.000000" not in target.read_text()
+
+
+def test_round_trip_types(written):
+    frame, target = written
+    back = manifest.read_manifest(target)
+    assert list(back.columns) == list(manifest.MANIFEST_COLUMNS)
+    assert back["split"].tolist() == [""] * 4
+    assert back["index"].dtype == np.int64 and back["seed"].dtype == np.int64
+    assert back["offset_um"].dtype == np.float64
+    assert np.allclose(sorted(back["offset_um"]), sorted(frame["offset_um"]))
+    assert manifest.parse_vector(back["bbox"].iloc[0], dtype=int) == (1, 2, 30, 40)
+    assert manifest.parse_vector(back["source_shape"].iloc[0], dtype=int) == (64, 64, 64)
+
+
+def test_check_manifest_accepts_a_good_manifest(tmp_path, written):
+    _, target = written
+    manifest.check_manifest(manifest.read_manifest(target), root=tmp_path)
+
+
+def test_write_rejects_missing_columns(tmp_path):
+    with pytest.raises(manifest.ManifestError, match=r"columns \['seed'\] are missing"):
+        manifest.write_manifest(_rows().drop(columns="seed"), tmp_path / "m.csv")
+
+
+def test_read_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No manifest at .*Run notebook 02_slices"):
+        manifest.read_manifest(tmp_path / "absent.csv")
+    (tmp_path / "short.csv").write_text("path,slice_id\na,b\n")
+    with pytest.raises(manifest.ManifestError, match=r"lacks columns \['file'"):
+        manifest.read_manifest(tmp_path / "short.csv")
+    bad = _rows(1).astype(str)
+    bad.loc[0, "index"] = "seven"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(manifest.ManifestError, match="non-numeric value"):
+        manifest.read_manifest(tmp_path / "bad.csv")
+
+
+def test_parse_vector_rejects_garbage():
+    with pytest.raises(manifest.ManifestError, match=r"Cannot parse 'a b'"):
+        manifest.parse_vector("a b")
+
+
+@pytest.mark.parametrize("column, value, message", [
+    ("foreground_fraction", 1.5, r"foreground_fraction outside \[0, 1\] \(rows \[1\]\)"),
+    ("angle_deg", 200.0, r"angle_deg outside \[0, 180\]"),
+    ("index", -1, "index negative"),
+    ("split", "training", "split not in"),
+    ("path", "/abs/x.png", "path must be relative"),
+    ("specimen_id", "", r"empty specimen_id in rows \[1\]"),
+    ("normal_zyx", "1 1 0", "normal_zyx not a unit 3-vector"),
+    ("bbox", "5 5 2 9", "bbox not 'row0 col0 row1 col1'"),
+    ("bbox", "x y", "bbox not"),
+])
+def test_check_manifest_finds_bad_values(tmp_path, written, column, value, message):
+    frame = manifest.read_manifest(written[1])
+    frame[column] = frame[column].astype(object)
+    frame.loc[1, column] = value
+    with pytest.raises(manifest.ManifestError, match=message):
+        manifest.check_manifest(frame, root=tmp_path, check_files=False)
+
+
+def test_check_manifest_finds_duplicates_missing_files_and_columns(tmp_path, written):
+    frame = manifest.read_manifest(written[1])
+    duplicated = frame.copy()
+    duplicated.loc[1, "slice_id"] = duplicated.loc[0, "slice_id"]
+    with pytest.raises(manifest.ManifestError, match="slice_id not unique"):
+        manifest.check_manifest(duplicated, root=tmp_path)
+    (tmp_path / frame["path"].iloc[2]).unlink()
+    with pytest.raises(manifest.ManifestError, match=r"1 image files missing .*rows \[2\]"):
+        manifest.check_manifest(frame, root=tmp_path)
+    with pytest.raises(manifest.ManifestError, match=r"missing \['seed'\], unexpected \['extra'\]"):
+        manifest.check_manifest(frame.drop(columns="seed").assign(extra=1), root=tmp_path)
