@@ -1,0 +1,353 @@
+"""Tests of fossilct.specimens: the specimens table, the inventory, and species selection."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fossilct import atomic, volumes
+from fossilct.specimens import (INVENTORY_COLUMNS, REQUIRED_COLUMNS, SpecimenTableError,
+                                build_inventory, format_triplet, parse_triplet,
+                                read_specimen_table, select_species)
+
+SHAPE = (6, 10, 12)
+
+
+def volume(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 255, SHAPE, dtype=np.uint8)
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    """A data folder with four volumes in three formats; one PNG folder has no spacing."""
+    volumes.save_volume(tmp_path / "a1.npz", volume(0), (5.0, 2.5, 2.5))
+    volumes.save_volume(tmp_path / "scans" / "a1_rescan.nii.gz", volume(1), 3.0)
+    volumes.save_volume(tmp_path / "a2.npz", volume(2), (4.0, 2.0, 2.0))
+    volumes.save_volume(tmp_path / "b1_stack", volume(3), 1.0, format="png_folder")
+    return tmp_path
+
+
+def write_table(folder, text: str) -> None:
+    (folder / "specimens.csv").write_text(text, encoding="utf-8")
+
+
+GOOD_TABLE = (
+    "file,species,specimen_id,voxel_size_um,format,seed,generator_params\n"
+    "a1.npz,alveolina_like,007,,npz,0,\"{\"\"whorls\"\": 3}\"\n"
+    "./scans/a1_rescan.nii.gz , alveolina_like , 007,,nifti,1,{}\n"
+    "\n"
+    "a2.npz,alveolina_like,008,,npz,2,{}\n"
+    "b1_stack/,baculogypsina_like,B1,1.5,png_folder,3,{}\n"
+)
+
+
+# ---------------------------------------------------------------- read_specimen_table
+
+
+def test_read_table_normalises_columns_and_keeps_extras(data_dir):
+    write_table(data_dir, GOOD_TABLE)
+    table = read_specimen_table(data_dir)
+    assert list(table.columns) == ["file", "species", "specimen_id", "voxel_size_um", "format",
+                                   "seed", "generator_params"]
+    assert table["file"].tolist() == ["a1.npz", "scans/a1_rescan.nii.gz", "a2.npz", "b1_stack"]
+    assert table["species"].tolist() == ["alveolina_like"] * 3 + ["baculogypsina_like"]
+    assert table["specimen_id"].tolist() == ["007", "007", "008", "B1"]  # leading zeros kept
+    assert table["voxel_size_um"].dtype == np.float64
+    assert np.isnan(table["voxel_size_um"][:3]).all() and table["voxel_size_um"][3] == 1.5
+    assert table["seed"].tolist() == [0, 1, 2, 3]
+    assert table["seed"].dtype.kind == "i"
+    assert table["generator_params"][0] == '{"whorls": 3}'
+
+
+def test_read_table_accepts_a_byte_order_mark_and_no_optional_columns(data_dir):
+    (data_dir / "specimens.csv").write_bytes("\ufefffile,species,specimen_id\na1.npz,x,1\n"
+                                             .encode("utf-8"))
+    table = read_specimen_table(data_dir)
+    assert list(table.columns) == list(REQUIRED_COLUMNS)
+    assert table["specimen_id"].tolist() == ["1"]
+
+
+def test_read_table_missing_folder_or_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"data folder not found: .*nowhere"):
+        read_specimen_table(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match=r"no specimens.csv in .*file, species, "
+                                                r"specimen_id"):
+        read_specimen_table(tmp_path)
+
+
+def test_read_table_empty_file(data_dir):
+    write_table(data_dir, "")
+    with pytest.raises(SpecimenTableError, match="1 problem:\n  the file is empty"):
+        read_specimen_table(data_dir)
+
+
+def test_read_table_without_rows(data_dir):
+    write_table(data_dir, "file,species,specimen_id\n")
+    with pytest.raises(SpecimenTableError, match="the table has no rows"):
+        read_specimen_table(data_dir)
+
+
+def test_misspelled_column_suggests_the_known_name(data_dir):
+    write_table(data_dir, "file,species,specimen\na1.npz,x,1\n")
+    with pytest.raises(SpecimenTableError) as info:
+        read_specimen_table(data_dir)
+    message = str(info.value)
+    assert "1 problem:" in message
+    assert "unknown column 'specimen'; did you mean 'specimen_id'?" in message
+
+
+@pytest.mark.parametrize("header, expected", [
+    ("file,Species,specimen_id", "unknown column 'Species'; did you mean 'species'?"),
+    ("file,species,specimen_id,voxel_size", "unknown column 'voxel_size'; did you mean "
+                                            "'voxel_size_um'?"),
+    ("filename,species,specimen_id", "missing required column 'file' (rename 'filename'?)"),
+    ("path,species,specimen_id", "missing required column 'file'\n"),
+])
+def test_column_problems_are_named(data_dir, header, expected):
+    write_table(data_dir, f"{header}\na1.npz,x,1\n")
+    with pytest.raises(SpecimenTableError, match=r"header: ") as info:
+        read_specimen_table(data_dir)
+    assert expected in str(info.value)
+
+
+def test_unrelated_extra_columns_are_kept(data_dir):
+    write_table(data_dir, "file,species,specimen_id,notes,specimen_notes\na1.npz,x,1,ok,n\n")
+    assert read_specimen_table(data_dir)["notes"].tolist() == ["ok"]
+
+
+def test_duplicated_column_is_refused(data_dir):
+    write_table(data_dir, "file,species,specimen_id,species\na1.npz,x,1,y\n")
+    with pytest.raises(SpecimenTableError, match="column 'species' appears twice"):
+        read_specimen_table(data_dir)
+
+
+def test_every_row_problem_is_listed_with_its_line(data_dir):
+    write_table(data_dir, (
+        "file,species,specimen_id,voxel_size_um\n"
+        "a1.npz,alveolina_like,A1,\n"          # 2: file listed again on line 7
+        "a2.npz,,A2,\n"                          # 3: empty species
+        "missing.nii,alveolina_like,A3,\n"      # 4: not on disk
+        "scans/a1_rescan.nii.gz,alveolina_like,A1,-2\n"  # 5: non-positive voxel size
+        "b1_stack,baculogypsina_like,,abc\n"    # 6: empty specimen_id, non-numeric voxel size
+        "a1.npz,baculogypsina_like,B9,\n"       # 7: a1.npz again, other species
+        "/abs/path.nii,x,X1,\n"                 # 8: absolute path
+        "a2.npz,x\n"                            # 9: too few fields
+        "b1_stack,x,A1,\n"                      # 10: A1 now under species x; b1_stack twice
+    ))
+    with pytest.raises(SpecimenTableError) as info:
+        read_specimen_table(data_dir)
+    message = str(info.value)
+    expected = [
+        "line 3: empty species",
+        "line 4: file 'missing.nii' not found in",
+        "line 5: voxel_size_um must be a positive number (µm) or empty; got '-2'",
+        "line 6: empty specimen_id",
+        "line 6: voxel_size_um must be a positive number (µm) or empty; got 'abc'",
+        "line 8: file '/abs/path.nii' must be relative to the data folder",
+        "line 9: 2 fields but the header has 4",
+        "lines 2, 7: file 'a1.npz' is listed 2 times with different species "
+        "('alveolina_like', 'baculogypsina_like')",
+        "lines 6, 10: file 'b1_stack' is listed 2 times with different species",
+        "specimen_id 'A1' appears under 2 species: 'alveolina_like' (lines 2, 5); 'x' (line 10)",
+    ]
+    for line in expected:
+        assert line in message
+    assert f"{len(expected)} problems:" in message
+    assert "line numbers count the header as line 1" in message
+
+
+def test_file_listed_twice_with_the_same_species(data_dir):
+    write_table(data_dir, "file,species,specimen_id\na1.npz,x,1\n./a1.npz,x,2\n")
+    with pytest.raises(SpecimenTableError, match=r"lines 2, 3: file 'a1.npz' is listed 2 times; "
+                                                 r"list each file once"):
+        read_specimen_table(data_dir)
+
+
+# ---------------------------------------------------------------- parse_triplet / format_triplet
+
+
+@pytest.mark.parametrize("values, text", [((128, 96, 96), "128x96x96"),
+                                          ((2.5, 2.5, 2.5), "2.5x2.5x2.5"),
+                                          ((2999.958, 1796.875, 0.1), "2999.958x1796.875x0.1"),
+                                          ((5.0, 3.3, 1e-05), "5x3.3x0.00001")])
+def test_triplets_round_trip(values, text):
+    assert format_triplet(values) == text
+    assert parse_triplet(text) == values
+    assert parse_triplet(text.upper()) == values
+
+
+def test_parse_triplet_types():
+    assert all(isinstance(v, int) for v in parse_triplet("1x2x3"))
+    assert all(isinstance(v, float) for v in parse_triplet("1x2.0x3"))
+
+
+@pytest.mark.parametrize("text", ["128x96", "axbxc", "1x2xinf", "", "1x2x3x4", "1,2,3"])
+def test_parse_triplet_refuses_malformed_text(text):
+    with pytest.raises(ValueError, match=rf"expected three numbers joined by 'x'.*got {text!r}"):
+        parse_triplet(text)
+
+
+# ---------------------------------------------------------------- build_inventory
+
+
+def test_inventory_lists_format_shape_and_spacing(data_dir):
+    write_table(data_dir, GOOD_TABLE)
+    inventory = build_inventory(read_specimen_table(data_dir), data_dir)
+    assert list(inventory.columns) == list(INVENTORY_COLUMNS) + ["voxel_size_um", "seed",
+                                                                  "generator_params"]
+    assert inventory["format"].tolist() == ["npz", "nifti", "npz", "png_folder"]
+    assert inventory["shape_zyx"].tolist() == ["6x10x12"] * 4
+    assert inventory["spacing_zyx_um"].tolist() == ["5x2.5x2.5", "3x3x3", "4x2x2",
+                                                    "1.5x1.5x1.5"]  # the last from voxel_size_um
+    assert inventory["seed"].tolist() == [0, 1, 2, 3]
+
+
+def test_voxel_size_um_overrides_the_file_spacing(data_dir):
+    table = pd.DataFrame({"file": ["a1.npz"], "species": ["x"], "specimen_id": ["1"],
+                          "voxel_size_um": [0.75]})
+    assert build_inventory(table, data_dir)["spacing_zyx_um"].tolist() == ["0.75x0.75x0.75"]
+
+
+def test_inventory_warns_for_missing_spacing(data_dir):
+    table = pd.DataFrame({"file": ["b1_stack"], "species": ["x"], "specimen_id": ["1"]})
+    with pytest.warns(volumes.MissingSpacingWarning, match=r"'b1_stack' \(png_folder\).*Add a "
+                                                           r"voxel_size_um value"):
+        inventory = build_inventory(table, data_dir)
+    assert inventory["spacing_zyx_um"].tolist() == ["1x1x1"]
+
+
+def test_inventory_reads_headers_only(data_dir, monkeypatch):
+    write_table(data_dir, GOOD_TABLE)
+
+    def must_not_load(*args, **kwargs):
+        raise AssertionError("build_inventory loaded voxels")
+
+    monkeypatch.setattr(volumes, "load_volume", must_not_load)
+    for name, codec in list(volumes._io._CODECS.items()):
+        monkeypatch.setitem(volumes._io._CODECS, name, codec._replace(read_array=must_not_load))
+    assert len(build_inventory(read_specimen_table(data_dir), data_dir)) == 4
+
+
+def test_inventory_round_trips_through_csv(data_dir, tmp_path):
+    write_table(data_dir, GOOD_TABLE)
+    inventory = build_inventory(read_specimen_table(data_dir), data_dir)
+    atomic.write_csv(tmp_path / "inventory.csv", inventory)
+    again = pd.read_csv(tmp_path / "inventory.csv", dtype={"specimen_id": str})
+    assert [parse_triplet(t) for t in again["shape_zyx"]] == [SHAPE] * 4
+    assert [parse_triplet(t) for t in again["spacing_zyx_um"]] == \
+        [(5.0, 2.5, 2.5), (3, 3, 3), (4.0, 2.0, 2.0), (1.5, 1.5, 1.5)]
+    assert again["specimen_id"].tolist() == inventory["specimen_id"].tolist()
+
+
+def test_unreadable_files_are_all_listed(data_dir):
+    (data_dir / "broken.nii").write_bytes(b"not a nifti file" * 30)
+    np.save(data_dir / "flat.npy", np.zeros((10, 12)))
+    table = pd.DataFrame({"file": ["broken.nii", "a1.npz", "flat.npy"], "species": ["x"] * 3,
+                          "specimen_id": ["1", "2", "3"]})
+    with pytest.raises(SpecimenTableError) as info:
+        build_inventory(table, data_dir)
+    message = str(info.value)
+    assert "has 2 problems:" in message
+    assert "file 'broken.nii': cannot read" in message and "corrupt" in message
+    assert "file 'flat.npy': holds shape (10, 12), not a non-empty 3-D volume" in message
+    assert "a1.npz" not in message
+
+
+def test_file_removed_after_validation_is_reported(data_dir):
+    table = pd.DataFrame({"file": ["gone.npz"], "species": ["x"], "specimen_id": ["1"]})
+    with pytest.raises(SpecimenTableError, match=r"file 'gone.npz': volume not found"):
+        build_inventory(table, data_dir)
+
+
+def test_build_inventory_refuses_a_bad_table(data_dir):
+    with pytest.raises(TypeError, match="`table` must be a pandas DataFrame; got dict"):
+        build_inventory({"file": []}, data_dir)
+    with pytest.raises(SpecimenTableError, match=r"`table` lacks the columns \['specimen_id'\]"):
+        build_inventory(pd.DataFrame({"file": [], "species": []}), data_dir)
+
+
+# ---------------------------------------------------------------- select_species
+
+
+def make_inventory() -> pd.DataFrame:
+    """Species a: 4 specimens in 6 files; b: 3 specimens; c: 1 specimen scanned 5 times."""
+    rows = [("a", "a1"), ("a", "a1"), ("a", "a2"), ("a", "a3"), ("a", "a4"), ("a", "a4"),
+            ("b", "b1"), ("b", "b2"), ("b", "b3"),
+            ("c", "c1"), ("c", "c1"), ("c", "c1"), ("c", "c1"), ("c", "c1")]
+    return pd.DataFrame({"file": [f"f{i}.npz" for i in range(len(rows))],
+                         "species": [s for s, _ in rows], "specimen_id": [i for _, i in rows]})
+
+
+def test_species_are_counted_by_distinct_specimen_not_file():
+    inventory = make_inventory()
+    selected, report = select_species(inventory, min_specimens=4)
+    assert report.to_dict("list") == {
+        "species": ["a", "b", "c"],
+        "n_specimens": [4, 3, 1],
+        "n_files": [6, 3, 5],
+        "selected": [True, False, False],
+        "reason": ["kept", "3 specimens < min_specimens=4", "1 specimen < min_specimens=4"],
+    }
+    assert selected["selected"].dtype == bool
+    assert selected.loc[selected["selected"], "species"].unique().tolist() == ["a"]
+    assert "selected" not in inventory.columns  # the input is not modified
+    assert list(selected.columns) == list(inventory.columns) + ["selected"]
+
+
+def test_selection_invariants_on_random_inventories():
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        n_files = int(rng.integers(1, 40))
+        species = rng.choice(list("pqrstu"), n_files)
+        specimen = [f"{s}{rng.integers(0, 5)}" for s in species]
+        inventory = pd.DataFrame({"species": species, "specimen_id": specimen})
+        min_specimens = int(rng.integers(1, 6))
+        selected, report = select_species(inventory, min_specimens=min_specimens)
+        for row in report.itertuples():
+            rows = inventory[inventory["species"] == row.species]
+            assert row.n_specimens == rows["specimen_id"].nunique()
+            assert row.n_files == len(rows)
+            assert row.selected == (row.n_specimens >= min_specimens)
+        kept = set(report.loc[report["selected"], "species"])
+        assert selected["selected"].tolist() == [s in kept for s in species]
+        assert report["n_specimens"].is_monotonic_decreasing
+        pd.testing.assert_frame_equal(report, select_species(inventory,
+                                                             min_specimens=min_specimens)[1])
+
+
+def test_select_species_on_an_empty_inventory():
+    empty = pd.DataFrame({"species": pd.Series([], dtype=str),
+                          "specimen_id": pd.Series([], dtype=str)})
+    selected, report = select_species(empty, min_specimens=4)
+    assert selected.empty and report.empty
+    assert list(report.columns) == ["species", "n_specimens", "n_files", "selected", "reason"]
+
+
+@pytest.mark.parametrize("min_specimens, error, match", [
+    (0, ValueError, "`min_specimens` must be at least 1; got 0"),
+    (2.0, TypeError, "`min_specimens` must be an integer; got 2.0"),
+    (True, TypeError, "must be an integer"),
+])
+def test_select_species_refuses_bad_min_specimens(min_specimens, error, match):
+    with pytest.raises(error, match=match):
+        select_species(make_inventory(), min_specimens=min_specimens)
+
+
+def test_select_species_refuses_a_bad_inventory():
+    with pytest.raises(SpecimenTableError, match=r"`inventory` lacks the columns "
+                                                 r"\['specimen_id'\].*build_inventory"):
+        select_species(pd.DataFrame({"species": ["a"]}), min_specimens=1)
+    with pytest.raises(TypeError, match="`inventory` must be a pandas DataFrame"):
+        select_species([("a", "a1")], min_specimens=1)
+
+
+def test_whole_flow_from_folder_to_selection(data_dir):
+    write_table(data_dir, GOOD_TABLE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every volume has a spacing here: no warning
+        inventory = build_inventory(read_specimen_table(data_dir), data_dir)
+    selected, report = select_species(inventory, min_specimens=2)
+    assert report[["species", "n_specimens", "n_files"]].values.tolist() == \
+        [["alveolina_like", 2, 3], ["baculogypsina_like", 1, 1]]
+    assert selected["selected"].tolist() == [True, True, True, False]
