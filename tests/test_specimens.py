@@ -8,8 +8,9 @@ import pytest
 
 from fossilct import atomic, volumes
 from fossilct.specimens import (INVENTORY_COLUMNS, REQUIRED_COLUMNS, SpecimenTableError,
-                                build_inventory, format_triplet, parse_triplet,
-                                read_specimen_table, select_species)
+                                build_inventory, check_inventory, format_triplet,
+                                load_examples, parse_triplet, read_specimen_table,
+                                select_species)
 
 SHAPE = (6, 10, 12)
 
@@ -351,3 +352,71 @@ def test_whole_flow_from_folder_to_selection(data_dir):
     assert report[["species", "n_specimens", "n_files"]].values.tolist() == \
         [["alveolina_like", 2, 3], ["baculogypsina_like", 1, 1]]
     assert selected["selected"].tolist() == [True, True, True, False]
+
+
+# ---------------------------------------------------------------- check_inventory / load_examples
+
+
+def selected_inventory(data_dir) -> pd.DataFrame:
+    write_table(data_dir, GOOD_TABLE)
+    inventory = build_inventory(read_specimen_table(data_dir), data_dir)
+    return select_species(inventory, min_specimens=2)[0]
+
+
+def test_check_inventory_accepts_the_pipeline_output(data_dir):
+    assert check_inventory(selected_inventory(data_dir)) is None
+
+
+def test_check_inventory_lists_every_broken_row(data_dir):
+    inventory = selected_inventory(data_dir)
+    inventory.loc[0, "species"] = ""
+    inventory.loc[1, "format"] = "mha"
+    inventory.loc[2, "shape_zyx"] = "6x10.5x12"
+    inventory.loc[3, "spacing_zyx_um"] = "1x0x1"
+    inventory.loc[3, "file"] = "a1.npz"
+    inventory.loc[2, "specimen_id"] = "B1"
+    with pytest.raises(SpecimenTableError) as info:
+        check_inventory(inventory)
+    message = str(info.value)
+    for expected in ["row 0: empty species",
+                     "row 1: format 'mha' is not one of",
+                     "row 2: shape_zyx '6x10.5x12' is not three integers",
+                     "row 3: spacing_zyx_um '1x0x1' has a non-positive entry",
+                     "rows 0, 3: file 'a1.npz' is listed 2 times",
+                     "specimen_id 'B1' appears under 2 species: 'alveolina_like' (row 2); "
+                     "'baculogypsina_like' (row 3)",
+                     "the inventory has 6 problems"]:
+        assert expected in message
+
+
+def test_check_inventory_needs_a_boolean_selected_column(data_dir):
+    inventory = selected_inventory(data_dir)
+    with pytest.raises(SpecimenTableError, match=r"lacks the columns \['selected'\]"):
+        check_inventory(inventory.drop(columns="selected"))
+    with pytest.raises(SpecimenTableError, match=r"column selected has dtype (object|str), not bool"):
+        check_inventory(inventory.assign(selected=["yes"] * len(inventory)))
+
+
+def test_load_examples_loads_the_first_specimen_of_each_selected_species(data_dir):
+    inventory = selected_inventory(data_dir)
+    examples = load_examples(inventory, data_dir)
+    assert list(examples) == ["alveolina_like · 007"]  # baculogypsina_like is not selected
+    np.testing.assert_array_equal(examples["alveolina_like · 007"], volume(0))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the PNG folder gets the inventory's spacing
+        every = load_examples(inventory.drop(columns="selected"), data_dir)
+    assert list(every) == ["alveolina_like · 007", "baculogypsina_like · B1"]
+    np.testing.assert_array_equal(every["baculogypsina_like · B1"], volume(3))
+
+
+def test_load_examples_with_nothing_selected_is_empty(data_dir):
+    inventory = selected_inventory(data_dir).assign(selected=False)
+    assert load_examples(inventory, data_dir) == {}
+
+
+def test_load_examples_refuses_a_bad_inventory(data_dir):
+    with pytest.raises(SpecimenTableError, match=r"lacks the columns \['spacing_zyx_um'\]"):
+        load_examples(pd.DataFrame({"file": [], "species": [], "specimen_id": []}), data_dir)
+    with pytest.raises(TypeError, match="`inventory` must be a pandas DataFrame"):
+        load_examples(None, data_dir)

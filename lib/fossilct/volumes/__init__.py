@@ -20,6 +20,11 @@ from ._detect import detect_format
 from ._io import DEFAULT_MAX_MEMORY_FRACTION, load_volume, read_header, save_volume
 from ._resample import DEFAULT_ORDER, resample_isotropic
 
+# Tracebacks and reprs name the public path, not the private module.
+for _public in (VolumeError, MissingSpacingWarning, VolumeHeader, Volume):
+    _public.__module__ = __name__
+del _public
+
 __all__ = [
     "VolumeError",
     "MissingSpacingWarning",

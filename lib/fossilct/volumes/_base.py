@@ -124,14 +124,24 @@ def check_spacing(spacing_um, *, name: str = "spacing_um") -> tuple[float, float
     return tuple(float(v) for v in values)
 
 
-def spacing_in_um(values: Sequence[float], unit: str | None, *, default_unit: str = "mm"):
-    """Convert per-axis spacings in `unit` to µm; None if a unit or a value is unusable.
+def spacing_in_um(values: Sequence[float], unit: str | None):
+    """Convert per-axis spacings in `unit` to µm; None if the unit or a value is unusable.
 
     `values` and the result are in (plane, row, col) order. A missing `unit` means
-    `default_unit`. Float32 metadata (NIfTI pixdim) is read at its own precision first, so
-    2.5 stored as float32 comes back as exactly 2.5.
+    millimetres, the convention of the medical formats. Float32 metadata (NIfTI pixdim) is
+    read at its own precision first, and results are rounded to 12 significant digits, so
+    2.5 stored as float32, or 0.0025 mm, comes back as exactly 2.5 µm.
+
+    Examples
+    --------
+    >>> spacing_in_um([0.005, 0.0025, 0.0025], "mm")
+    (5.0, 2.5, 2.5)
+    >>> spacing_in_um([np.float32(0.7)] * 3, "micron")
+    (0.7, 0.7, 0.7)
+    >>> spacing_in_um([1.0, 1.0, 1.0], "parsec") is None
+    True
     """
-    factor = UM_PER_UNIT.get((unit or default_unit).strip().lower())
+    factor = UM_PER_UNIT.get((unit or "mm").strip().lower())
     if factor is None:
         return None
     spacing = []

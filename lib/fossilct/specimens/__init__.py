@@ -1,0 +1,38 @@
+"""The dataset table (``specimens.csv``), the inventory of the volumes it lists, and species
+selection.
+
+A data folder holds volumes (files, or folders of slices) and ``specimens.csv`` with at least the
+columns ``file`` (relative to the folder), ``species`` and ``specimen_id``; an optional
+``voxel_size_um`` overrides the spacing stored in the file, and any other column (the synthetic
+generator writes ``format``, ``seed``, ``generator_params``) is kept. A specimen may have several
+files (re-scans, cropped exports): the specimen, never the file, is the unit that is counted.
+
+>>> from fossilct import specimens
+>>> specimens.REQUIRED_COLUMNS
+('file', 'species', 'specimen_id')
+"""
+
+from ._inventory import (INVENTORY_COLUMNS, build_inventory, check_inventory, format_triplet,
+                         load_examples, parse_triplet)
+from ._selection import select_species
+from ._table import (COLUMN_MATCH_CUTOFF, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, SPECIMEN_TABLE,
+                     SpecimenTableError, read_specimen_table)
+
+# Tracebacks and reprs name the public path, not the private module.
+SpecimenTableError.__module__ = __name__
+
+__all__ = [
+    "SpecimenTableError",
+    "SPECIMEN_TABLE",
+    "REQUIRED_COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "INVENTORY_COLUMNS",
+    "COLUMN_MATCH_CUTOFF",
+    "read_specimen_table",
+    "parse_triplet",
+    "format_triplet",
+    "build_inventory",
+    "check_inventory",
+    "load_examples",
+    "select_species",
+]
