@@ -43,6 +43,7 @@ _IMAGE_TAGS = ("Rows", "Columns", "BitsAllocated")
 @dataclass(frozen=True)
 class _Series:
     files: tuple[Path, ...]        # in plane order
+    datasets: tuple[Dataset, ...]  # in plane order; without pixel data for a header scan
     rescale: tuple[tuple[float, float], ...]  # (slope, intercept) per file, plane order
     shape: tuple[int, ...]
     stored_dtype: np.dtype
@@ -55,9 +56,9 @@ class _Series:
         return self.stored_dtype
 
 
-def _read_meta(path: Path) -> Dataset:
+def _read(path: Path, with_pixels: bool) -> Dataset:
     with reading(path, "dicom"):
-        return pydicom.dcmread(path, stop_before_pixels=True)
+        return pydicom.dcmread(path, stop_before_pixels=not with_pixels)
 
 
 def _stored_dtype(path: Path, meta: Dataset) -> np.dtype:
@@ -169,9 +170,9 @@ def _spacing_um(plane_mm: float | None, meta: Dataset) -> tuple[float, float, fl
     return spacing_in_um([plane_mm, *pixel_mm], "mm")
 
 
-def _scan(path: Path) -> _Series:
+def _scan(path: Path, *, with_pixels: bool) -> _Series:
     files = list_slices(path)[1] if path.is_dir() else [path]
-    metas = [_read_meta(file) for file in files]
+    metas = [_read(file, with_pixels) for file in files]
     for file, meta in zip(files, metas):
         missing = [tag for tag in _IMAGE_TAGS if tag not in meta]
         if missing:
@@ -195,7 +196,7 @@ def _scan(path: Path) -> _Series:
     if len(files) == 1:
         meta = metas[0]
         shape = (rows, cols) if frames[0] == 1 else (frames[0], rows, cols)
-        return _Series(tuple(files), (_rescale(meta),), shape, dtype,
+        return _Series(tuple(files), (meta,), (_rescale(meta),), shape, dtype,
                        _spacing_um(_multiframe_step_mm(meta), meta))
     if max(frames) > 1:
         multi = files[frames.index(max(frames))].name
@@ -206,19 +207,18 @@ def _scan(path: Path) -> _Series:
     infos = [((int(m.Rows), int(m.Columns)), _stored_dtype(f, m)) for f, m in zip(files, metas)]
     check_slice_headers(path, "dicom", files, infos)
     order, plane_mm = _order(path, files, metas)
-    return _Series(tuple(files[i] for i in order), tuple(_rescale(metas[i]) for i in order),
+    return _Series(tuple(files[i] for i in order), tuple(metas[i] for i in order),
+                   tuple(_rescale(metas[i]) for i in order),
                    (len(files), rows, cols), dtype, _spacing_um(plane_mm, metas[order[0]]))
 
 
 def read_header(path: Path) -> VolumeHeader:
-    series = _scan(path)
+    series = _scan(path, with_pixels=False)
     return VolumeHeader(str(path), "dicom", series.shape, output_dtype(series.dtype, str(path)),
                         series.spacing_um)
 
 
-def _pixels(path: Path) -> np.ndarray:
-    with reading(path, "dicom"):
-        dataset = pydicom.dcmread(path)
+def _pixels(path: Path, dataset: Dataset) -> np.ndarray:
     syntax = dataset.file_meta.get("TransferSyntaxUID")
     try:
         return dataset.pixel_array
@@ -237,16 +237,17 @@ def _pixels(path: Path) -> np.ndarray:
 
 
 def read_array(path: Path) -> np.ndarray:
-    series = _scan(path)
+    series = _scan(path, with_pixels=True)
     volume = np.empty(series.shape, dtype=output_dtype(series.dtype, str(path)))
     if len(series.files) == 1:
-        planes = _pixels(series.files[0])
+        planes = _pixels(series.files[0], series.datasets[0])
         slope, intercept = series.rescale[0]
         volume[...] = planes * np.float32(slope) + np.float32(intercept) \
             if series.dtype.kind == "f" else planes
         return volume
-    for index, (file, (slope, intercept)) in enumerate(zip(series.files, series.rescale)):
-        plane = _pixels(file)
+    for index, (file, dataset, (slope, intercept)) in enumerate(
+            zip(series.files, series.datasets, series.rescale)):
+        plane = _pixels(file, dataset)
         volume[index] = plane * np.float32(slope) + np.float32(intercept) \
             if series.dtype.kind == "f" else plane
     return volume
