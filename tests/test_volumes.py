@@ -529,7 +529,7 @@ def test_too_large_volume_is_refused_before_reading(tmp_path, monkeypatch):
     codecs = volumes._io._CODECS
     monkeypatch.setitem(codecs, "npz", codecs["npz"]._replace(read_array=must_not_read))
     with pytest.raises(VolumeError, match=r"big.npz.*too large.*shape \(6, 10, 12\) of uint16 "
-                                          r"needs 0.00 GiB.*\(max_bytes\).*downsample"):
+                                          r"needs 1.4 KiB, above the limit of 1000 bytes \(max_bytes\).*downsample"):
         load_volume(path, max_bytes=1000)
 
 
@@ -540,7 +540,8 @@ def test_default_memory_limit_is_a_fraction_of_available_ram(tmp_path, monkeypat
         available = 1000
 
     monkeypatch.setattr(volumes._io.psutil, "virtual_memory", lambda: TinyMemory)
-    with pytest.raises(VolumeError, match=r"too large.*\(60% of the available RAM\)"):
+    with pytest.raises(VolumeError, match=r"too large.*limit of 600 bytes \(60% of the available "
+                                          r"RAM\)"):
         load_quietly(path)
 
 

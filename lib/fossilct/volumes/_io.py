@@ -105,6 +105,14 @@ def _default_max_bytes() -> int:
     return int(DEFAULT_MAX_MEMORY_FRACTION * psutil.virtual_memory().available)
 
 
+def _format_bytes(n_bytes: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n_bytes < 1024:
+            return f"{n_bytes:.1f} {unit}" if unit != "bytes" else f"{int(n_bytes)} bytes"
+        n_bytes /= 1024
+    return f"{n_bytes:.1f} TiB"
+
+
 def _check_size(header: VolumeHeader, max_bytes: int, explicit: bool) -> None:
     if header.nbytes <= max_bytes:
         return
@@ -112,7 +120,7 @@ def _check_size(header: VolumeHeader, max_bytes: int, explicit: bool) -> None:
         f"{DEFAULT_MAX_MEMORY_FRACTION:.0%} of the available RAM"
     raise VolumeError(
         f"{header.source!r} is too large to load: shape {header.shape} of {header.dtype} needs "
-        f"{header.nbytes / 2**30:.2f} GiB, above the limit of {max_bytes / 2**30:.2f} GiB "
+        f"{_format_bytes(header.nbytes)}, above the limit of {_format_bytes(max_bytes)} "
         f"({limit}). Crop the scan to the specimen or downsample it (e.g. bin 2x2x2) before "
         "loading, or pass a larger max_bytes."
     )
