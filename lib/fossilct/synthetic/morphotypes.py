@@ -31,9 +31,11 @@ Confusable pairs (`CONFUSABLE_PAIRS`), deliberate so that no classifier is trivi
   equatorial sections do not show.
 - **minoxia_like / coskinolina_like**: both conical with chamberlets; they differ in apical angle
   (75-100 versus 60-85 degrees, overlapping), rafters in the marginal zone and pillar count.
-- **baculogypsina_like / orbitoides_like**: both lenses of annular and lateral chamberlets;
-  baculogypsina is thicker and carries spines, but sections away from the equatorial plane miss
-  the spines and broken specimens lose them (the report's two hardest genera).
+
+baculogypsina_like and orbitoides_like (the report's two hardest genera) share the lens of
+annular and lateral chamberlets, but baculogypsina is thicker and carries spines; sections away
+from the equatorial plane miss the spines and broken specimens lose them, so they are related
+but not as close as the two pairs above.
 
 A morphology (`sample_morphology`) is the physical specimen: species, morphotype, size, the
 shape parameters drawn from the species' distributions, a seed for its fine detail, and its
@@ -57,11 +59,11 @@ _DISC = dict(lens_exponent=(1.0, 1.5))
 _CATALOGUE: dict[str, tuple[str, tuple[float, float], dict]] = {
     "alveolina_like": ("fusiform", (1200.0, 3000.0), dict(
         _FUSIFORM, elongation=(1.9, 2.8), whorls=(3.0, 4.0), whorl_ratio=(1.55, 1.8),
-        chambers_per_whorl=(10, 14), septulum_frac=(0.05, 0.07), wall_frac=(0.014, 0.019),
+        chambers_per_whorl=(10, 14), septulum_frac=(0.05, 0.07), wall_frac=(0.013, 0.017),
         nucleus_tilt_deg=(40.0, 90.0))),
     "fallotia_like": ("fusiform", (900.0, 2000.0), dict(
         _FUSIFORM, elongation=(1.25, 2.0), whorls=(3.5, 4.5), whorl_ratio=(1.45, 1.65),
-        chambers_per_whorl=(12, 17), septulum_frac=(0.035, 0.05), wall_frac=(0.013, 0.018),
+        chambers_per_whorl=(12, 17), septulum_frac=(0.035, 0.05), wall_frac=(0.016, 0.021),
         nucleus_tilt_deg=(30.0, 80.0))),
     "chrysalidina_like": ("triserial", (500.0, 1300.0), dict(
         n_chambers=(15, 22), n_series=3, growth=(1.08, 1.12), twist_deg=(3.0, 12.0),
@@ -113,7 +115,6 @@ MORPHOTYPES: dict[str, str] = {name: entry[0] for name, entry in _CATALOGUE.item
 CONFUSABLE_PAIRS: tuple[tuple[str, str], ...] = (
     ("alveolina_like", "fallotia_like"),
     ("minoxia_like", "coskinolina_like"),
-    ("baculogypsina_like", "orbitoides_like"),
 )
 
 #: Preservation: probabilities of no breakage, a lost cap and an abraded chunk.
