@@ -16,9 +16,17 @@ __all__ = ["plot_mid_slice_gallery"]
 AXIS_NAMES = ("plane", "row", "col")
 
 
-def _mid_slices(volume: np.ndarray) -> list[np.ndarray]:
-    """The three orthogonal sections through the centre: normal to plane, row and col axes."""
-    p, m, n = (s // 2 for s in volume.shape)
+def _mid_slices(volume: np.ndarray, *, bright_percentile: float = 97.0) -> list[np.ndarray]:
+    """The three orthogonal sections through the centroid of the brightest voxels.
+
+    Cutting through the bright (dense) voxels rather than the volume centre keeps an off-centre
+    fossil in view without segmenting it.
+    """
+    threshold = np.percentile(volume, bright_percentile)
+    bright = volume > threshold
+    if not bright.any():  # constant volume, or the object is larger than the top percentiles
+        bright = volume >= threshold
+    p, m, n = np.round(np.argwhere(bright).mean(axis=0)).astype(int)
     return [volume[p], volume[:, m], volume[:, :, n]]
 
 
@@ -29,7 +37,7 @@ def plot_mid_slice_gallery(examples: Mapping[str, np.ndarray], *, panel_inches: 
     Parameters
     ----------
     examples : mapping of str to (P, M, N) ndarray
-        Label (e.g. species and specimen) -> volume; each panel is scaled to its volume's 1st..99th
+        Label (e.g. ``"species · specimen"``, shown on two lines) -> volume; each panel is scaled to its volume's 1st..99th
         percentile so that noisy scans stay readable.
     panel_inches : float
         Edge of one panel.
@@ -60,7 +68,7 @@ def plot_mid_slice_gallery(examples: Mapping[str, np.ndarray], *, panel_inches: 
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:
-                ax.set_title(f"normal to {axis}", fontsize=9)
-        axes[row, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+                ax.set_title(f"normal to {axis}", fontsize=8)
+        axes[row, 0].set_ylabel(label.replace(" · ", "\n"), fontsize=7)
     fig.tight_layout()
     return fig
