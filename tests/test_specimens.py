@@ -296,6 +296,16 @@ def test_species_are_counted_by_distinct_specimen_not_file():
     assert list(selected.columns) == list(inventory.columns) + ["selected"]
 
 
+def test_selected_column_follows_the_inventory_contract_columns():
+    inventory = make_inventory().assign(format="npy", shape_zyx="2x2x2", spacing_zyx_um="1x1x1",
+                                        seed=0)
+    selected, _ = select_species(inventory, min_specimens=1)
+    assert list(selected.columns) == ["file", "species", "specimen_id", "format", "shape_zyx",
+                                      "spacing_zyx_um", "selected", "seed"]
+    again, _ = select_species(selected, min_specimens=9)
+    assert list(again.columns) == list(selected.columns) and not again["selected"].any()
+
+
 def test_selection_invariants_on_random_inventories():
     for seed in range(20):
         rng = np.random.default_rng(seed)

@@ -25,7 +25,9 @@ def select_species(inventory: pd.DataFrame, *, min_specimens: int
     Returns
     -------
     selected_inventory : pandas.DataFrame
-        A copy of `inventory` with a boolean column ``selected``.
+        A copy of `inventory` with a boolean column ``selected`` placed right after
+        ``spacing_zyx_um``, so the inventory's first columns are always
+        ``file, species, specimen_id, format, shape_zyx, spacing_zyx_um, selected``.
     report : pandas.DataFrame
         One row per species: ``species, n_specimens, n_files, selected, reason``, where reason
         is ``"kept"`` or e.g. ``"3 specimens < min_specimens=4"``; sorted by decreasing
@@ -72,7 +74,10 @@ def select_species(inventory: pd.DataFrame, *, min_specimens: int
         for n, keep in zip(report["n_specimens"], report["selected"])]
     report = report.sort_values(["n_specimens", "species"], ascending=[False, True],
                                 kind="stable").reset_index(drop=True)
-    selected = inventory.copy()
     kept = set(report.loc[report["selected"], "species"])
-    selected["selected"] = selected["species"].isin(kept).astype(bool)
+    position = inventory.columns.get_loc("spacing_zyx_um") + 1 \
+        if "spacing_zyx_um" in inventory.columns else len(inventory.columns)
+    selected = inventory.drop(columns="selected", errors="ignore")
+    selected.insert(min(position, len(selected.columns)), "selected",
+                    selected["species"].isin(kept).astype(bool))
     return selected, report
