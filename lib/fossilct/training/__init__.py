@@ -1,0 +1,24 @@
+"""Training: seeding and devices, two-phase fitting with resume, and the model folder.
+
+``from fossilct import training`` gives the public API:
+
+- :func:`set_global_seed`, :func:`configure_device` (``device``)
+- :func:`fit_model` (``fit``), built on the state and callbacks of ``state``
+- :func:`save_training_outputs`, :func:`load_training_outputs` (``outputs``)
+"""
+
+from fossilct.training.device import DeviceConfig, configure_device, set_global_seed
+from fossilct.training.fit import fit_model
+from fossilct.training.outputs import (OUTPUT_FILES, load_training_outputs,
+                                       save_training_outputs, write_tensorboard_logs)
+
+__all__ = [
+    "set_global_seed",
+    "DeviceConfig",
+    "configure_device",
+    "fit_model",
+    "OUTPUT_FILES",
+    "save_training_outputs",
+    "load_training_outputs",
+    "write_tensorboard_logs",
+]

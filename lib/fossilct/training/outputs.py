@@ -1,0 +1,162 @@
+"""Checkpoint helpers: write and read a trained model's folder (the only training I/O besides
+the backup folder of :func:`fossilct.training.fit_model`).
+
+Folder layout (``outputs/<profile>/models/<arch>/``)::
+
+    model.keras        loads with plain keras.models.load_model; takes raw 8-bit slices
+    class_names.json   label order of the model's outputs
+    history.csv        one row per epoch of both phases
+    params.yaml        the parameters that actually ran
+    logs/              TensorBoard event files (train / validation scalars per epoch)
+    curves.png         training curves, phases marked
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from fossilct import atomic
+
+__all__ = ["OUTPUT_FILES", "save_training_outputs", "load_training_outputs", "write_tensorboard_logs"]
+
+OUTPUT_FILES = ("model.keras", "class_names.json", "history.csv", "params.yaml", "logs",
+                "curves.png")
+
+
+def _plain(value: Any) -> Any:
+    """YAML-safe copy: NumPy scalars to Python, tuples to lists, paths to str."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return str(value)
+    return value
+
+
+def _check_history(history: Mapping[str, Sequence]) -> None:
+    lengths = {k: len(v) for k, v in history.items()}
+    if not lengths or "epoch" not in history or len(set(lengths.values())) != 1:
+        raise ValueError(f"`history` must map names to equally long per-epoch lists including "
+                         f"'epoch' (as fit_model returns); got lengths {lengths}.")
+
+
+def write_tensorboard_logs(log_dir: str | os.PathLike, history: Mapping[str, Sequence]) -> Path:
+    """Write the per-epoch history as TensorBoard scalars, replacing `log_dir` atomically.
+
+    ``train/epoch_<name>`` for each training metric and the learning rate,
+    ``validation/epoch_<name>`` for each ``val_`` metric (Keras' TensorBoard layout); the step is
+    the global epoch. Works without the tensorboard package (core ``tf.summary.write`` with the
+    scalars plugin's metadata).
+
+    Raises
+    ------
+    ValueError
+        If `history` is not a mapping of equally long lists with an ``epoch`` entry.
+    """
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+
+    _check_history(history)
+    metadata = summary_pb2.SummaryMetadata()
+    metadata.plugin_data.plugin_name = "scalars"
+    skip = {"epoch", "phase"}
+    with atomic.atomic_dir(log_dir) as tmp:
+        for run, keys in (("train", [k for k in history if k not in skip
+                                     and not k.startswith("val_")]),
+                          ("validation", [k for k in history if k.startswith("val_")])):
+            writer = tf.summary.create_file_writer(str(tmp / run))
+            with writer.as_default():
+                for i, epoch in enumerate(history["epoch"]):
+                    for key in keys:
+                        name = key[4:] if run == "validation" else key
+                        tf.summary.write(f"epoch_{name}", tf.constant(float(history[key][i])),
+                                         step=int(epoch), metadata=metadata)
+            writer.close()
+    return Path(log_dir)
+
+
+def save_training_outputs(out_dir: str | os.PathLike, model, history: Mapping[str, Sequence],
+                          class_names: Sequence[str], params: Mapping[str, Any]
+                          ) -> dict[str, Path]:
+    """Write a trained model's folder; every file atomically (temp name, then rename).
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Created if missing; files of the same names are replaced.
+    model : keras.Model
+    history : dict of str to list
+        As returned by :func:`fossilct.training.fit_model`.
+    class_names : sequence of str
+        Output order of `model`.
+    params : mapping
+        The parameters that ran (notebook parameters plus resolved values such as the input
+        size and the device settings).
+
+    Returns
+    -------
+    dict of str to Path
+        ``OUTPUT_FILES`` name -> path.
+
+    Raises
+    ------
+    ValueError
+        If `class_names` does not match the model's output width, or `history` is malformed.
+    """
+    from fossilct.plots.training import plot_training_curves
+
+    n_out = int(model.output_shape[-1])
+    if len(class_names) != n_out:
+        raise ValueError(f"{len(class_names)} `class_names` for a model with {n_out} outputs; "
+                         "pass the class names the model was trained with.")
+    _check_history(history)
+    out_dir = Path(out_dir)
+    paths = {name: out_dir / name for name in OUTPUT_FILES}
+    with atomic.atomic_path(paths["model.keras"]) as tmp:
+        model.save(tmp)
+    atomic.write_json(paths["class_names.json"], list(class_names))
+    atomic.write_csv(paths["history.csv"], pd.DataFrame(dict(history)))
+    atomic.write_yaml(paths["params.yaml"], _plain(dict(params)))
+    write_tensorboard_logs(paths["logs"], history)
+    atomic.save_figure(plot_training_curves(history), paths["curves.png"])
+    return paths
+
+
+def load_training_outputs(model_dir: str | os.PathLike):
+    """Load ``model.keras`` and ``class_names.json`` of a trained model's folder.
+
+    Returns
+    -------
+    model : keras.Model
+    class_names : list of str
+
+    Raises
+    ------
+    FileNotFoundError
+        If either file is missing (the message names it).
+    ValueError
+        If the class names do not match the model's outputs.
+    """
+    import keras
+
+    model_dir = Path(model_dir)
+    for name in ("model.keras", "class_names.json"):
+        if not (model_dir / name).is_file():
+            raise FileNotFoundError(f"{str(model_dir / name)!r} does not exist; run the training "
+                                    "notebook (04) for this architecture first, or fix "
+                                    "`model_dir`.")
+    model = keras.models.load_model(model_dir / "model.keras")
+    class_names = json.loads((model_dir / "class_names.json").read_text())
+    if len(class_names) != int(model.output_shape[-1]):
+        raise ValueError(f"{model_dir}: class_names.json lists {len(class_names)} classes, the "
+                         f"model has {model.output_shape[-1]} outputs; re-run the training.")
+    return model, class_names
