@@ -1,0 +1,304 @@
+"""Running a trained model over a split, and everything notebook 05 reports about it.
+
+:func:`predict_split` gives the predictions table (one row per slice, one probability column per
+class) that later comparisons and ensembles reuse instead of re-running models;
+:func:`summarize_predictions` turns it into metrics with specimen-bootstrap intervals, the
+per-species table, confusion matrices, reliability and ROC data; :func:`report_markdown` writes
+the tables as Markdown; :func:`save_evaluation_outputs` writes the folder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from fossilct import atomic, metrics
+
+__all__ = [
+    "PROB_PREFIX",
+    "Evaluation",
+    "predict_split",
+    "arrays_from_predictions",
+    "summarize_predictions",
+    "report_markdown",
+    "save_evaluation_outputs",
+]
+
+PROB_PREFIX = "prob_"
+"""Prefix of the probability columns of a predictions table (``prob_<class name>``)."""
+DEFAULT_PREDICT_BATCH = 64
+_METRIC_LABELS = {
+    "accuracy": "Accuracy (slice)", "balanced_accuracy": "Balanced accuracy",
+    "macro_precision": "Macro precision", "macro_recall": "Macro recall",
+    "macro_f1": "Macro F1", "weighted_precision": "Weighted precision",
+    "weighted_recall": "Weighted recall", "weighted_f1": "Weighted F1",
+    "top3_accuracy": "Top-3 accuracy", "auc_ovr_macro": "AUC (one-vs-rest, macro)",
+    "log_loss": "Log loss", "ece": "Expected calibration error",
+    "specimen_accuracy": "Accuracy (specimen, mean of its slices)",
+}
+
+
+def _dihedral(k: int, flip: bool):
+    import tensorflow as tf
+
+    def transform(images, labels):
+        images = tf.image.rot90(images, k=k)
+        return (tf.image.flip_left_right(images) if flip else images), labels
+    return transform
+
+
+def predict_split(model, manifest: pd.DataFrame, *, class_names: Sequence[str],
+                  split: str = "test", batch_size: int = DEFAULT_PREDICT_BATCH,
+                  tta: bool = False) -> pd.DataFrame:
+    """Predict every slice of one split.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Built by :func:`fossilct.models.build_model` (or loaded from its ``model.keras``).
+    manifest : DataFrame
+        Slice manifest with absolute paths (:func:`fossilct.data.read_manifest`).
+    class_names : sequence of str
+        The model's output order (``class_names.json``).
+    split : {"test", "val", "train"}
+    batch_size : int
+        Inference batch size.
+    tta : bool
+        Test-time augmentation: average the probabilities over the 8 flips and 90-degree
+        rotations of each slice (report it separately from the plain predictions).
+
+    Returns
+    -------
+    DataFrame
+        In manifest order: ``slice_id``, ``specimen_id``, ``species``, ``predicted`` and one
+        ``prob_<class>`` column per class.
+
+    Raises
+    ------
+    ValueError
+        If `class_names` does not match the model's outputs, or as
+        :func:`fossilct.data.select_split` (empty split, unknown species); a class absent
+        from the split is allowed.
+    FileNotFoundError
+        If PNG files of the split are missing.
+    """
+    from fossilct.data import make_dataset, select_split
+    from fossilct.models import model_input_size
+
+    n_out = int(model.output_shape[-1])
+    if len(class_names) != n_out:
+        raise ValueError(f"{len(class_names)} `class_names` for a model with {n_out} outputs; "
+                         "pass the class_names.json saved with the model.")
+    rows = select_split(manifest, split, class_names=class_names, require_all_classes=False)
+    ds = make_dataset(manifest, split=split, class_names=class_names,
+                      image_size=model_input_size(model), batch_size=batch_size, training=False,
+                      cache=None, require_all_classes=False)
+    transforms = [(k, flip) for flip in (False, True) for k in range(4)] if tta else [(0, False)]
+    probs = np.mean([model.predict(ds.map(_dihedral(k, flip)), verbose=0)
+                     for k, flip in transforms], axis=0)
+    table = pd.DataFrame({
+        "slice_id": rows["slice_id"].to_numpy(), "specimen_id": rows["specimen_id"].to_numpy(),
+        "species": rows["species"].to_numpy(),
+        "predicted": np.asarray(class_names)[probs.argmax(axis=1)],
+    })
+    for c, name in enumerate(class_names):
+        table[PROB_PREFIX + name] = probs[:, c].astype(np.float64)
+    return table
+
+
+def arrays_from_predictions(predictions: pd.DataFrame, *, class_names: Sequence[str]
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """True class indices, probabilities and specimen ids of a predictions table.
+
+    Returns
+    -------
+    y_true : (N,) ndarray of int64
+    probs : (N, K) ndarray of float64
+    specimen_ids : (N,) ndarray of str
+
+    Raises
+    ------
+    ValueError
+        Missing columns, or species outside `class_names`.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"slice_id": ["s"], "specimen_id": ["a"], "species": ["y"],
+    ...                       "prob_x": [0.2], "prob_y": [0.8]})
+    >>> y, probs, specimens = arrays_from_predictions(table, class_names=["x", "y"])
+    >>> y.tolist(), probs.tolist(), specimens.tolist()
+    ([1], [[0.2, 0.8]], ['a'])
+    """
+    columns = ["specimen_id", "species"] + [PROB_PREFIX + c for c in class_names]
+    missing = [c for c in columns if c not in predictions.columns]
+    if missing:
+        raise ValueError(f"the predictions table lacks columns {missing}; it must come from "
+                         "predict_split with the same class_names.")
+    index = {name: i for i, name in enumerate(class_names)}
+    unknown = sorted(set(predictions["species"].astype(str)) - set(index))
+    if unknown:
+        raise ValueError(f"species {unknown} of the predictions are not in `class_names`.")
+    y_true = np.array([index[s] for s in predictions["species"].astype(str)], dtype=np.int64)
+    probs = predictions[[PROB_PREFIX + c for c in class_names]].to_numpy(dtype=np.float64)
+    return y_true, probs, predictions["specimen_id"].astype(str).to_numpy()
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything reported about one predictions table.
+
+    Attributes
+    ----------
+    metrics : dict
+        :func:`fossilct.metrics.evaluate_predictions` (goes to ``metrics.json``).
+    per_species : DataFrame
+        Precision, recall, F1, support per species.
+    confusion_counts, confusion_normalised : DataFrame
+        Rows true, columns predicted.
+    reliability : DataFrame
+        Reliability-diagram bins.
+    roc : dict of str to DataFrame
+        One-vs-rest ROC curve per class with positives and negatives.
+    """
+
+    metrics: dict
+    per_species: pd.DataFrame
+    confusion_counts: pd.DataFrame
+    confusion_normalised: pd.DataFrame
+    reliability: pd.DataFrame
+    roc: dict
+
+
+def summarize_predictions(predictions: pd.DataFrame, *, class_names: Sequence[str],
+                          n_bootstrap: int = metrics.DEFAULT_N_BOOTSTRAP,
+                          rng: int | np.random.Generator = 0,
+                          n_bins: int = metrics.DEFAULT_ECE_BINS) -> Evaluation:
+    """Metrics (95% specimen-bootstrap CIs), tables and curve data of a predictions table.
+
+    Parameters
+    ----------
+    predictions : DataFrame
+        From :func:`predict_split`.
+    class_names : sequence of str
+    n_bootstrap, rng, n_bins
+        See :func:`fossilct.metrics.evaluate_predictions`.
+
+    Returns
+    -------
+    Evaluation
+
+    Raises
+    ------
+    ValueError
+        As :func:`arrays_from_predictions` and :func:`fossilct.metrics.evaluate_predictions`.
+    """
+    y_true, probs, specimens = arrays_from_predictions(predictions, class_names=class_names)
+    counts, normalised = metrics.confusion_matrices(y_true, probs, class_names=class_names)
+    return Evaluation(
+        metrics=metrics.evaluate_predictions(y_true, probs, specimen_ids=specimens,
+                                             class_names=class_names, n_bootstrap=n_bootstrap,
+                                             rng=rng, n_bins=n_bins),
+        per_species=metrics.per_species_report(y_true, probs, class_names=class_names),
+        confusion_counts=counts, confusion_normalised=normalised,
+        reliability=metrics.reliability_table(y_true, probs, n_bins=n_bins),
+        roc=metrics.roc_curves(y_true, probs, class_names=class_names),
+    )
+
+
+def _format(value: float | None, digits: int) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def report_markdown(metrics_dict: Mapping, per_species: pd.DataFrame, *,
+                    title: str = "Evaluation", digits: int = 4) -> str:
+    """Markdown report: metric table with 95% CIs, notes, per-species table.
+
+    Parameters
+    ----------
+    metrics_dict : mapping
+        :func:`fossilct.metrics.evaluate_predictions` output.
+    per_species : DataFrame
+        :func:`fossilct.metrics.per_species_report` output.
+    title : str
+        First heading.
+    digits : int
+        Decimals shown.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        If `metrics_dict` lacks a metric of ``fossilct.metrics.METRIC_KEYS``.
+
+    Examples
+    --------
+    >>> m = {k: {"value": 0.5, "ci95": [0.4, 0.6]} for k in metrics.METRIC_KEYS}
+    >>> table = pd.DataFrame({"precision": [1.0], "recall": [0.5], "f1": [0.667],
+    ...                       "support": [2]}, index=pd.Index(["a"], name="species"))
+    >>> print(report_markdown(m, table, digits=2).splitlines()[4])
+    | Accuracy (slice) | 0.50 | 0.40 – 0.60 |
+    """
+    missing = [k for k in metrics.METRIC_KEYS if k not in metrics_dict]
+    if missing:
+        raise ValueError(f"`metrics_dict` lacks {missing}; pass evaluate_predictions' output.")
+    lines = [f"# {title}", "", "| Metric | Value | 95% CI |", "|---|---:|---:|"]
+    for key in metrics.METRIC_KEYS:
+        entry = metrics_dict[key]
+        ci = entry.get("ci95")
+        interval = "n/a" if ci is None else f"{_format(ci[0], digits)} – {_format(ci[1], digits)}"
+        lines.append(f"| {_METRIC_LABELS[key]} | {_format(entry['value'], digits)} | "
+                     f"{interval} |")
+    boot = metrics_dict.get("bootstrap")
+    if boot is not None:
+        lines += ["", f"Test set: {metrics_dict.get('n_slices')} slices of "
+                      f"{metrics_dict.get('n_specimens')} specimens. Intervals: {boot['n']} "
+                      f"bootstrap replicates resampling {boot['unit']}s (percentile method)."]
+    for note in metrics_dict.get("notes", []):
+        lines.append(f"\nNote: {note}")
+    lines += ["", "## Per species", "", "| Species | Precision | Recall | F1 | Support |",
+              "|---|---:|---:|---:|---:|"]
+    for species, row in per_species.iterrows():
+        lines.append(f"| {species} | {row['precision']:.{digits}f} | {row['recall']:.{digits}f} "
+                     f"| {row['f1']:.{digits}f} | {int(row['support'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def save_evaluation_outputs(out_dir: str | os.PathLike, evaluation: Evaluation, *,
+                            predictions: pd.DataFrame, report: str,
+                            figures: Mapping[str, object] | None = None,
+                            prefix: str = "") -> dict[str, Path]:
+    """Write an evaluation folder, every file atomically.
+
+    Files (each name preceded by `prefix`, e.g. ``"tta_"`` for test-time augmentation):
+    ``predictions.csv``, ``metrics.json``, ``per_species.csv``, ``confusion_counts.csv``,
+    ``confusion_normalised.csv``, ``reliability.csv``, ``report.md`` and ``<name>.png`` for
+    each figure.
+
+    Returns
+    -------
+    dict of str to Path
+        File name (without prefix) -> path.
+    """
+    out_dir = Path(out_dir)
+    names = {name: out_dir / f"{prefix}{name}" for name in (
+        "predictions.csv", "metrics.json", "per_species.csv", "confusion_counts.csv",
+        "confusion_normalised.csv", "reliability.csv", "report.md")}
+    atomic.write_csv(names["predictions.csv"], predictions)
+    atomic.write_json(names["metrics.json"], evaluation.metrics)
+    atomic.write_csv(names["per_species.csv"], evaluation.per_species.reset_index())
+    atomic.write_csv(names["confusion_counts.csv"], evaluation.confusion_counts.reset_index())
+    atomic.write_csv(names["confusion_normalised.csv"],
+                     evaluation.confusion_normalised.reset_index())
+    atomic.write_csv(names["reliability.csv"], evaluation.reliability)
+    atomic.write_text(names["report.md"], report)
+    for name, fig in (figures or {}).items():
+        names[f"{name}.png"] = atomic.save_figure(fig, out_dir / f"{prefix}{name}.png")
+    return names

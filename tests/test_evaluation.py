@@ -1,0 +1,117 @@
+"""fossilct.evaluation: predictions table of a split (plain and TTA), summary, Markdown report,
+evaluation folder."""
+
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from fossilct import data, evaluation, metrics, models
+from fossilct.plots import evaluation as evaluation_plots
+from slice_fixtures import write_manifest
+
+NAMES = ["cross", "disk", "square"]
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory):
+    return data.read_manifest(write_manifest(tmp_path_factory.mktemp("slices"), classes=NAMES))
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(0)
+    return models.build_model("small_cnn", n_classes=3, input_size=32)
+
+
+@pytest.fixture(scope="module")
+def predictions(model, manifest):
+    return evaluation.predict_split(model, manifest, class_names=NAMES)
+
+
+def test_predictions_table(model, manifest, predictions):
+    test = manifest[manifest["split"] == "test"]
+    assert list(predictions.columns) == ["slice_id", "specimen_id", "species", "predicted",
+                                         "prob_cross", "prob_disk", "prob_square"]
+    assert predictions["slice_id"].tolist() == test["slice_id"].tolist()
+    probs = predictions[["prob_cross", "prob_disk", "prob_square"]].to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    images, _ = data.load_split_arrays(manifest, split="test", class_names=NAMES, image_size=32)
+    np.testing.assert_allclose(probs, model.predict(images, verbose=0), rtol=1e-4, atol=1e-6)
+    assert (predictions["predicted"] == np.asarray(NAMES)[probs.argmax(axis=1)]).all()
+
+
+def test_tta_averages_the_eight_flips_and_rotations(model, manifest, predictions):
+    tta = evaluation.predict_split(model, manifest, class_names=NAMES, tta=True)
+    images, _ = data.load_split_arrays(manifest, split="test", class_names=NAMES, image_size=32)
+    variants = [np.rot90(images, k, axes=(1, 2)) for k in range(4)]
+    variants += [v[:, :, ::-1] for v in variants]
+    expected = np.mean([model.predict(np.ascontiguousarray(v), verbose=0) for v in variants],
+                       axis=0)
+    np.testing.assert_allclose(tta[["prob_cross", "prob_disk", "prob_square"]].to_numpy(),
+                               expected, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(tta["prob_disk"], predictions["prob_disk"])
+
+
+def test_a_class_absent_from_the_test_split_is_allowed(model, manifest):
+    frame = manifest[~((manifest["split"] == "test") & (manifest["species"] == "disk"))]
+    table = evaluation.predict_split(model, frame, class_names=NAMES)
+    assert set(table["species"]) == {"cross", "square"}
+    summary = evaluation.summarize_predictions(table, class_names=NAMES, n_bootstrap=20)
+    assert summary.metrics["per_class_auc"]["disk"] is None
+
+
+def test_summary_report_and_folder(predictions, tmp_path):
+    summary = evaluation.summarize_predictions(predictions, class_names=NAMES, n_bootstrap=50)
+    y, probs, specimens = evaluation.arrays_from_predictions(predictions, class_names=NAMES)
+    direct = metrics.evaluate_predictions(y, probs, specimen_ids=specimens, class_names=NAMES,
+                                          n_bootstrap=50)
+    assert summary.metrics == direct
+    assert summary.confusion_counts.to_numpy().sum() == len(predictions)
+    report = evaluation.report_markdown(summary.metrics, summary.per_species, title="small_cnn")
+    assert report.startswith("# small_cnn\n")
+    assert "| Accuracy (specimen, mean of its slices) |" in report
+    assert "50 bootstrap replicates resampling specimens" in report
+    assert all(f"| {name} |" in report for name in NAMES)
+    figures = evaluation_plots.evaluation_figures(summary)
+    paths = evaluation.save_evaluation_outputs(tmp_path / "eval", summary,
+                                               predictions=predictions, report=report,
+                                               figures=figures, prefix="tta_")
+    assert all(p.exists() and p.name.startswith("tta_") for p in paths.values())
+    assert {"confusion_matrix.png", "per_species.png", "reliability.png",
+            "roc_curves.png"} <= set(paths)
+    saved = json.loads(paths["metrics.json"].read_text())
+    assert saved["accuracy"] == summary.metrics["accuracy"]
+    assert set(metrics.METRIC_KEYS) <= set(saved)
+    reread = pd.read_csv(paths["predictions.csv"])
+    np.testing.assert_allclose(reread["prob_disk"], predictions["prob_disk"])
+
+
+def test_report_shows_missing_values_and_notes():
+    entries = {k: {"value": 0.5, "ci95": None} for k in metrics.METRIC_KEYS}
+    entries["auc_ovr_macro"] = {"value": None, "ci95": None}
+    entries["notes"] = ["AUC skips class(es) ['x']"]
+    table = pd.DataFrame({"precision": [1.0], "recall": [1.0], "f1": [1.0], "support": [3]},
+                         index=pd.Index(["y"], name="species"))
+    report = evaluation.report_markdown(entries, table)
+    assert "| AUC (one-vs-rest, macro) | n/a | n/a |" in report
+    assert "Note: AUC skips class(es) ['x']" in report
+
+
+def test_errors(model, manifest, predictions):
+    with pytest.raises(ValueError, match=r"2 `class_names` for a model with 3 outputs"):
+        evaluation.predict_split(model, manifest, class_names=NAMES[:2])
+    with pytest.raises(ValueError, match=r"split 'test' is empty"):
+        evaluation.predict_split(model, manifest[manifest["split"] != "test"], class_names=NAMES)
+    with pytest.raises(ValueError, match=r"lacks columns \['prob_square'\]"):
+        evaluation.arrays_from_predictions(predictions.drop(columns="prob_square"),
+                                           class_names=NAMES)
+    with pytest.raises(ValueError, match=r"species \['cross'\] of the predictions are not in"):
+        evaluation.arrays_from_predictions(predictions.assign(prob_x=0.0),
+                                           class_names=["disk", "square", "x"])
+    with pytest.raises(ValueError, match=r"`metrics_dict` lacks \['ece'\]"):
+        evaluation.report_markdown({k: {"value": 1.0, "ci95": None}
+                                    for k in metrics.METRIC_KEYS if k != "ece"},
+                                   pd.DataFrame())
