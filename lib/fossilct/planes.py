@@ -57,6 +57,8 @@ __all__ = [
     "jitter_normal",
     "plane_offsets",
     "mask_offsets",
+    "VolumeViews",
+    "volume_views",
     "sample_plane",
     "sample_planes",
 ]
@@ -301,14 +303,21 @@ def standard_planes(*, axes: bool = True,
     return PlaneSet(stacked, tuple(labels), np.asarray(family_angles, dtype=np.float64))
 
 
-def _rotation_from_ep(normal: np.ndarray) -> np.ndarray:
-    """Rotation matrix carrying e_p onto the unit `normal` along the great circle."""
-    c = normal[0]
-    if c < -1.0 + 1e-12:
-        return np.diag([-1.0, 1.0, -1.0])  # half turn about e_r
-    k = np.array([0.0, -normal[2], normal[1]])  # e_p x normal
-    kx = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
-    return np.eye(3) + kx + kx @ kx / (1.0 + c)
+def _bases(normals: np.ndarray, angles_deg, mirrors) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised basis: rows and columns directions (K, 3) for unit normals (K, 3)."""
+    n = normals
+    c = n[:, 0]
+    # Rodrigues' rotation taking e_p to n (axis k = e_p x n = (0, -n_c, n_r)) applied to e_r, e_c
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(c > -1.0 + 1e-12, 1.0 / (1.0 + c), 0.0)
+    u = np.stack([-n[:, 1], 1.0 - n[:, 1] ** 2 * scale, -n[:, 1] * n[:, 2] * scale], axis=1)
+    v = np.stack([-n[:, 2], -n[:, 1] * n[:, 2] * scale, 1.0 - n[:, 2] ** 2 * scale], axis=1)
+    antipode = c <= -1.0 + 1e-12
+    u[antipode] = (0.0, 1.0, 0.0)  # half turn about e_r
+    v[antipode] = (0.0, 0.0, -1.0)
+    theta = np.deg2rad(np.asarray(angles_deg, dtype=np.float64))[:, None]
+    u, v = np.cos(theta) * u - np.sin(theta) * v, np.sin(theta) * u + np.cos(theta) * v
+    return u, np.where(np.asarray(mirrors, dtype=bool)[:, None], -v, v)
 
 
 def plane_basis(normal, *, angle_deg: float = 0.0, mirror: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -336,17 +345,14 @@ def plane_basis(normal, *, angle_deg: float = 0.0, mirror: bool = False) -> tupl
     Examples
     --------
     >>> u, v = plane_basis([0, 1, 0])
-    >>> u.round(6).tolist(), v.round(6).tolist()
+    >>> (u + 0.0).round(6).tolist(), (v + 0.0).round(6).tolist()
     ([-1.0, 0.0, 0.0], [0.0, 0.0, 1.0])
     """
     n = _as_unit(normal)
     if n.ndim != 1:
         raise ValueError(f"`normal` must have shape (3,); got {n.shape}. Pass one normal.")
-    rot = _rotation_from_ep(n)
-    u, v = rot[:, 1], rot[:, 2]
-    theta = np.deg2rad(float(angle_deg))
-    u, v = np.cos(theta) * u - np.sin(theta) * v, np.sin(theta) * u + np.cos(theta) * v
-    return u, (-v if mirror else v)
+    u, v = _bases(n[None, :], [float(angle_deg)], [bool(mirror)])
+    return u[0], v[0]
 
 
 def jitter_normal(normal, *, max_deg: float, rng: int | np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -389,10 +395,9 @@ def jitter_normal(normal, *, max_deg: float, rng: int | np.random.Generator) -> 
     cos_tilt = rng.uniform(np.cos(np.deg2rad(float(max_deg))), 1.0, size=len(n))
     azimuth = rng.uniform(0.0, 2.0 * np.pi, size=len(n))
     sin_tilt = np.sqrt(np.clip(1.0 - cos_tilt ** 2, 0.0, None))
-    out = np.empty_like(n)
-    for k in range(len(n)):
-        u, v = plane_basis(n[k])
-        out[k] = cos_tilt[k] * n[k] + sin_tilt[k] * (np.cos(azimuth[k]) * u + np.sin(azimuth[k]) * v)
+    u, v = _bases(n, np.zeros(len(n)), np.zeros(len(n), bool))
+    out = (cos_tilt[:, None] * n + sin_tilt[:, None]
+           * (np.cos(azimuth)[:, None] * u + np.sin(azimuth)[:, None] * v))
     out /= np.linalg.norm(out, axis=1, keepdims=True)
     tilt = np.degrees(np.arccos(np.clip(np.sum(out * n, axis=1), -1.0, 1.0)))
     return (out[0], tilt[0]) if single else (out, tilt)
@@ -560,14 +565,23 @@ def _prepare_volume(volume) -> np.ndarray:
     return volume
 
 
-class _AxisMajor:
-    """The volume with a chosen axis first, copied once per axis and reused for many planes."""
+class VolumeViews:
+    """A volume prepared for repeated plane sampling: copies with each axis first, made once.
+
+    :func:`sample_planes` builds one internally; build it yourself with :func:`volume_views`
+    when sampling the same volume in many calls (the copies then cost nothing after the first
+    use of each dominant axis).
+    """
 
     def __init__(self, volume: np.ndarray):
-        self.volume = volume
+        self.volume = _prepare_volume(volume)
         self._views: dict[int, np.ndarray] = {}
 
-    def get(self, d: int) -> tuple[np.ndarray, tuple[int, int]]:
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.volume.shape
+
+    def axis_first(self, d: int) -> tuple[np.ndarray, tuple[int, int]]:
         """Return the (D, A, B[, C]) array with axis `d` first and the other two axes (a, b)."""
         a, b = [k for k in range(3) if k != d]
         if d not in self._views:
@@ -576,73 +590,124 @@ class _AxisMajor:
         return self._views[d], (a, b)
 
 
+def volume_views(volume: np.ndarray) -> VolumeViews:
+    """Prepare a volume for many :func:`sample_planes` calls.
+
+    Parameters
+    ----------
+    volume : (P, M, N) or (P, M, N, C) ndarray
+        As for :func:`sample_planes`.
+
+    Returns
+    -------
+    VolumeViews
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`sample_planes`.
+
+    Examples
+    --------
+    >>> views = volume_views(np.zeros((4, 5, 6), np.uint8))
+    >>> views.shape
+    (4, 5, 6)
+    """
+    return VolumeViews(volume)
+
+
 def _interp_flag(order: int) -> int:
     return cv2.INTER_NEAREST if order == 0 else cv2.INTER_LINEAR
 
 
-def _shear_warp(major: _AxisMajor, origin, n, u, v, size, order) -> np.ndarray:
-    """Sample one plane by interpolating along the dominant axis, then warping in 2-D."""
-    d = int(np.argmax(np.abs(n)))
-    vol_d, (a, b) = major.get(d)
+def _shear_warp(views: VolumeViews, origin, n, u, v, size, order, cache: dict,
+                fill_value: float) -> np.ndarray:
+    """Sample one plane by interpolating along the dominant axis, then warping in 2-D.
+
+    `origin`, `n`, `u`, `v` are 3-lists of floats; `cache` keeps index grids between calls.
+    """
+    d = max(range(3), key=lambda k: abs(n[k]))
+    vol_d, (a, b) = views.axis_first(d)
     depth, len_a, len_b = vol_d.shape[:3]
     rows, cols = size
     ci, cj = (rows - 1) / 2.0, (cols - 1) / 2.0
-    corner_i = np.array([0, 0, rows - 1, rows - 1]) - ci
-    corner_j = np.array([0, cols - 1, 0, cols - 1]) - cj
-    xa = origin[a] + corner_i * u[a] + corner_j * v[a]
-    xb = origin[b] + corner_i * u[b] + corner_j * v[b]
-    a0, a1 = max(int(np.floor(xa.min())) - 1, 0), min(int(np.ceil(xa.max())) + 1, len_a - 1)
-    b0, b1 = max(int(np.floor(xb.min())) - 1, 0), min(int(np.ceil(xb.max())) + 1, len_b - 1)
-    channels = vol_d.shape[3:] if vol_d.ndim == 4 else ()
+    # extent of the image's footprint on the (a, b) grid, from its four corners
+    span_a = abs(u[a]) * ci + abs(v[a]) * cj
+    span_b = abs(u[b]) * ci + abs(v[b]) * cj
+    a0 = max(int(np.floor(origin[a] - span_a)) - 1, 0)
+    a1 = min(int(np.ceil(origin[a] + span_a)) + 1, len_a - 1)
+    b0 = max(int(np.floor(origin[b] - span_b)) - 1, 0)
+    b1 = min(int(np.ceil(origin[b] + span_b)) + 1, len_b - 1)
+    channels = vol_d.shape[3:]
     if a0 > a1 or b0 > b1:
-        return np.zeros((rows, cols) + channels, dtype=vol_d.dtype)
+        return np.full((rows, cols) + channels, fill_value, dtype=vol_d.dtype)
     flat = vol_d.reshape((depth, len_a * len_b) + channels)
-    grid_a = np.arange(a0, a1 + 1, dtype=np.float32)[:, None]
-    grid_b = np.arange(b0, b1 + 1, dtype=np.float32)[None, :]
-    # the plane as a height field over the (a, b) grid: x_d = g(a, b)
-    depth_map = (origin[d] - (n[a] * (grid_a - origin[a]) + n[b] * (grid_b - origin[b])) / n[d]).astype(np.float32)
-    width_b = b1 - b0 + 1
-    sheared = np.empty((a1 - a0 + 1, width_b) + channels, dtype=vol_d.dtype)
-    chunk = max(1, (_CV_MAX_WIDTH - width_b) // len_b + 1)
+    height, width = a1 - a0 + 1, b1 - b0 + 1
+    # the plane as a height field over the (a, b) grid: x_d = g(a, b), linear in a and b
+    slope_a, slope_b = -n[a] / n[d], -n[b] / n[d]
+    base = origin[d] + slope_a * (a0 - origin[a]) + slope_b * (b0 - origin[b])
+    key = ("grid", height, width)
+    if key not in cache:
+        cache[key] = (np.arange(height, dtype=np.float32)[:, None],
+                      np.arange(width, dtype=np.float32)[None, :])
+    grid_a, grid_b = cache[key]
+    depth_map = (grid_a * np.float32(slope_a) + np.float32(base)) + grid_b * np.float32(slope_b)
+    chunk = max(1, (_CV_MAX_WIDTH - width) // len_b + 1)
     flag = _interp_flag(order)
-    for r0 in range(0, a1 - a0 + 1, chunk):
-        r1 = min(r0 + chunk, a1 - a0 + 1)
-        start = (a0 + r0) * len_b + b0
-        stop = (a0 + r1 - 1) * len_b + b1 + 1
-        map_x = ((np.arange(r0, r1, dtype=np.float32) * len_b)[:, None]
-                 + np.arange(width_b, dtype=np.float32)[None, :]) - np.float32(r0 * len_b)
-        sheared[r0:r1] = cv2.remap(flat[:, start:stop], map_x, depth_map[r0:r1], flag,
-                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0).reshape(
-                                       (r1 - r0, width_b) + channels)
+    key = ("map_x", min(chunk, height), width, len_b)
+    if key not in cache:
+        cache[key] = ((np.arange(min(chunk, height), dtype=np.float32) * len_b)[:, None]
+                      + np.arange(width, dtype=np.float32)[None, :])
+    map_x = cache[key]
+    if chunk >= height:
+        start = a0 * len_b + b0
+        stop = a1 * len_b + b1 + 1
+        sheared = cv2.remap(flat[:, start:stop], map_x, depth_map, flag,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=fill_value)
+    else:
+        sheared = np.empty((height, width) + channels, dtype=vol_d.dtype)
+        for r0 in range(0, height, chunk):
+            r1 = min(r0 + chunk, height)
+            start = (a0 + r0) * len_b + b0
+            stop = (a0 + r1 - 1) * len_b + b1 + 1
+            sheared[r0:r1] = cv2.remap(flat[:, start:stop], map_x[:r1 - r0], depth_map[r0:r1], flag,
+                                       borderMode=cv2.BORDER_CONSTANT,
+                                       borderValue=fill_value).reshape(
+                                           (r1 - r0, width) + channels)
     affine = np.array([
         [v[b], u[b], origin[b] - ci * u[b] - cj * v[b] - b0],
         [v[a], u[a], origin[a] - ci * u[a] - cj * v[a] - a0],
     ], dtype=np.float64)
     out = cv2.warpAffine(sheared, affine, (cols, rows), flags=flag | cv2.WARP_INVERSE_MAP,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=fill_value)
     return out.reshape((rows, cols) + channels)
 
 
-def _axis_index(volume: np.ndarray, origin, n, u, v, size) -> np.ndarray | None:
-    """Plain indexing when the plane sits on voxel centres along a coordinate axis, else None."""
-    vectors = np.stack([n, u, v])
-    if not np.all((np.abs(vectors) < _AXIS_TOL) | (np.abs(np.abs(vectors) - 1.0) < _AXIS_TOL)):
-        return None
+def _axis_index(volume: np.ndarray, origin, n, u, v, size, fill_value: float) -> np.ndarray | None:
+    """Plain indexing when the plane sits on voxel centres along a coordinate axis, else None.
+
+    `origin`, `n`, `u`, `v` are 3-lists of floats.
+    """
+    vectors = (n, u, v)
+    for w in vectors:
+        for x in w:
+            if not (abs(x) < _AXIS_TOL or abs(abs(x) - 1.0) < _AXIS_TOL):
+                return None
     rows, cols = size
-    axes = [int(np.argmax(np.abs(w))) for w in vectors]
-    signs = [float(np.sign(w[k])) for w, k in zip(vectors, axes)]
+    axes = [max(range(3), key=lambda k: abs(w[k])) for w in vectors]
+    signs = [1 if w[k] > 0 else -1 for w, k in zip(vectors, axes)]
     pos = origin[axes[0]]
     start_i = origin[axes[1]] - signs[1] * (rows - 1) / 2.0
     start_j = origin[axes[2]] - signs[2] * (cols - 1) / 2.0
     if not all(abs(x - round(x)) < 1e-6 for x in (pos, start_i, start_j)):
         return None
     channels = volume.shape[3:]
-    out = np.zeros((rows, cols) + channels, dtype=volume.dtype)
+    out = np.full((rows, cols) + channels, fill_value, dtype=volume.dtype)
     pos = int(round(pos))
     if not 0 <= pos < volume.shape[axes[0]]:
         return out
-    idx_i = int(round(start_i)) + int(signs[1]) * np.arange(rows)
-    idx_j = int(round(start_j)) + int(signs[2]) * np.arange(cols)
+    idx_i = int(round(start_i)) + signs[1] * np.arange(rows)
+    idx_j = int(round(start_j)) + signs[2] * np.arange(cols)
     ok_i = (idx_i >= 0) & (idx_i < volume.shape[axes[1]])
     ok_j = (idx_j >= 0) & (idx_j < volume.shape[axes[2]])
     plane = np.take(volume, pos, axis=axes[0])
@@ -653,21 +718,23 @@ def _axis_index(volume: np.ndarray, origin, n, u, v, size) -> np.ndarray | None:
     return out
 
 
-def _spline(volume: np.ndarray, origin, u, v, size) -> np.ndarray:
+def _spline(volume: np.ndarray, origin, u, v, size, fill_value: float) -> np.ndarray:
     rows, cols = size
     ii = np.arange(rows) - (rows - 1) / 2.0
     jj = np.arange(cols) - (cols - 1) / 2.0
     coords = (origin[:, None, None] + u[:, None, None] * ii[None, :, None]
               + v[:, None, None] * jj[None, None, :])
     if volume.ndim == 3:
-        return ndi.map_coordinates(volume.astype(np.float32), coords, order=3, mode="constant", cval=0.0)
+        return ndi.map_coordinates(volume.astype(np.float32), coords, order=3, mode="constant",
+                                   cval=fill_value)
     return np.stack([ndi.map_coordinates(volume[..., k].astype(np.float32), coords, order=3,
-                                         mode="constant", cval=0.0)
+                                         mode="constant", cval=fill_value)
                      for k in range(volume.shape[3])], axis=-1)
 
 
-def sample_planes(volume: np.ndarray, normals, offsets, *, size=None, angle_deg=0.0,
-                  mirror=False, order: int = 1, centre=None, dtype=np.float32) -> np.ndarray:
+def sample_planes(volume: np.ndarray | VolumeViews, normals, offsets, *, size=None, angle_deg=0.0,
+                  mirror=False, order: int = 1, centre=None, dtype=np.float32,
+                  fill_value: float = 0.0) -> np.ndarray:
     """Sample many planes of a volume (one image per normal/offset pair).
 
     The volume is copied once per dominant axis used (see the module docstring), so sampling
@@ -675,10 +742,11 @@ def sample_planes(volume: np.ndarray, normals, offsets, *, size=None, angle_deg=
 
     Parameters
     ----------
-    volume : (P, M, N) or (P, M, N, C) ndarray
+    volume : (P, M, N) or (P, M, N, C) ndarray, or VolumeViews
         Real-valued volume, optionally with up to 4 channels sampled together (e.g. an image and
         a mask). Interpolation runs in the volume's dtype (uint8 volumes round to integers);
         other dtypes than uint8, uint16, int16, float32, float64 are converted to float32.
+        Pass :func:`volume_views` of it when sampling the same volume in many calls.
     normals : (K, 3) or (3,) array_like
         Plane normals; one normal is shared by all offsets.
     offsets : (K,) array_like of float
@@ -696,11 +764,14 @@ def sample_planes(volume: np.ndarray, normals, offsets, *, size=None, angle_deg=
         Origin of the offsets and image centre; default the volume centre.
     dtype : numpy dtype, keyword-only
         Output dtype, default float32 (values are cast, not rescaled).
+    fill_value : float, keyword-only
+        Value of points outside the volume, default 0 (e.g. the background level, so that a
+        slice's padding looks like more background).
 
     Returns
     -------
     images : (K, rows, cols) or (K, rows, cols, C) ndarray of `dtype`
-        Zero outside the volume.
+        `fill_value` outside the volume.
 
     Raises
     ------
@@ -716,7 +787,8 @@ def sample_planes(volume: np.ndarray, normals, offsets, *, size=None, angle_deg=
     >>> images.shape, bool(np.array_equal(images[2], volume[2]))
     ((3, 4, 5), True)
     """
-    volume = _prepare_volume(volume)
+    views = volume if isinstance(volume, VolumeViews) else VolumeViews(volume)
+    volume = views.volume
     if order not in (0, 1, 3):
         raise ValueError(f"`order` must be 0 (nearest), 1 (linear) or 3 (cubic); got {order!r}.")
     offsets = np.atleast_1d(np.asarray(offsets, dtype=np.float64))
@@ -739,24 +811,28 @@ def sample_planes(volume: np.ndarray, normals, offsets, *, size=None, angle_deg=
         size = _default_size(volume.shape, u0, v0)
     size = _check_size(size)
     out = np.empty((offsets.size,) + size + volume.shape[3:], dtype=dtype)
-    major = _AxisMajor(volume)
-    for k in range(offsets.size):
-        u, v = plane_basis(n[k], angle_deg=angles[k], mirror=bool(mirrors[k]))
-        origin = c + offsets[k] * n[k]
-        image = None
-        if order != 3:
-            image = _axis_index(volume, origin, n[k], u, v, size)
-            if image is None:
-                image = _shear_warp(major, origin, n[k], u, v, size, order)
-        else:
-            image = _spline(volume, origin, u, v, size)
+    if not offsets.size:
+        return out
+    u, v = _bases(n, angles, mirrors)
+    origins = c + offsets[:, None] * n
+    cache: dict = {}
+    # plain float lists: per-slice arithmetic on numpy scalars would dominate small images
+    for k, (origin, n_k, u_k, v_k) in enumerate(zip(origins.tolist(), n.tolist(), u.tolist(),
+                                                     v.tolist())):
+        if order == 3:
+            out[k] = _spline(volume, np.array(origin), np.array(u_k), np.array(v_k), size,
+                             float(fill_value))
+            continue
+        image = _axis_index(volume, origin, n_k, u_k, v_k, size, fill_value)
+        if image is None:
+            image = _shear_warp(views, origin, n_k, u_k, v_k, size, order, cache, float(fill_value))
         out[k] = image
     return out
 
 
 def sample_plane(volume: np.ndarray, normal, offset: float = 0.0, *, size=None,
                  angle_deg: float = 0.0, mirror: bool = False, order: int = 1, centre=None,
-                 dtype=np.float32) -> np.ndarray:
+                 dtype=np.float32, fill_value: float = 0.0) -> np.ndarray:
     """Sample one plane of a volume as a 2-D image.
 
     Parameters
@@ -779,11 +855,13 @@ def sample_plane(volume: np.ndarray, normal, offset: float = 0.0, *, size=None,
         Origin; default the volume centre.
     dtype : numpy dtype, keyword-only
         Output dtype, default float32.
+    fill_value : float, keyword-only
+        Value of points outside the volume, default 0.
 
     Returns
     -------
     image : (rows, cols) or (rows, cols, C) ndarray of `dtype`
-        Zero outside the volume.
+        `fill_value` outside the volume.
 
     Raises
     ------
@@ -799,4 +877,4 @@ def sample_plane(volume: np.ndarray, normal, offset: float = 0.0, *, size=None,
            [22., 10.]], dtype=float32)
     """
     return sample_planes(volume, normal, [offset], size=size, angle_deg=angle_deg, mirror=mirror,
-                         order=order, centre=centre, dtype=dtype)[0]
+                         order=order, centre=centre, dtype=dtype, fill_value=fill_value)[0]

@@ -1,0 +1,49 @@
+"""From a CT volume to candidate slices (pure: arrays in, arrays and tables out).
+
+Two steps, one module each:
+
+- :mod:`fossilct.slicing.volume`: per volume, isotropic resampling, intensity scaling,
+  thresholds (Otsu with a noise-floor fallback), the 3-D fossil silhouette, mount removal and
+  the crop (:func:`prepare_volume`);
+- :mod:`fossilct.slicing.planning`: per plane set, candidate planes ordered for an even spread,
+  cutting, segmenting and the 2 % rule (:func:`plan_slices`, :func:`iter_slices`,
+  :func:`extract_slices`), and the dataset-level quota and seeds (:func:`allocate_quota`,
+  :func:`file_seed`).
+
+>>> import numpy as np
+>>> from fossilct import slicing
+>>> grid = np.indices((40, 40, 40)) - 19.5
+>>> radius = np.sqrt(np.sum(grid ** 2, axis=0))
+>>> shell = ((np.abs(radius - 12) < 2) | (np.abs(grid[0]) < 1) & (radius < 12)).astype(np.float32)
+>>> result = slicing.extract_slices(shell, n_slices=5, segment_options={"image_size": 32})
+>>> result.images.shape, result.counts["ok"]
+((5, 32, 32), 5)
+"""
+
+from fossilct.slicing.planning import (DEFAULT_JITTER_DEG, DEFAULT_MIN_FOREGROUND, SliceRecord,
+                                       SliceSet, allocate_quota, extract_slices, file_seed,
+                                       iter_slices, plan_slices)
+from fossilct.slicing.volume import (DEFAULT_PERCENTILES, FossilMasks, PreparedVolume,
+                                     VolumeThresholds, blur_volume, fossil_masks, prepare_volume,
+                                     threshold_volume, upsample_mask)
+
+__all__ = [
+    "DEFAULT_JITTER_DEG",
+    "DEFAULT_MIN_FOREGROUND",
+    "DEFAULT_PERCENTILES",
+    "FossilMasks",
+    "PreparedVolume",
+    "SliceRecord",
+    "SliceSet",
+    "VolumeThresholds",
+    "allocate_quota",
+    "blur_volume",
+    "extract_slices",
+    "file_seed",
+    "fossil_masks",
+    "iter_slices",
+    "plan_slices",
+    "prepare_volume",
+    "threshold_volume",
+    "upsample_mask",
+]

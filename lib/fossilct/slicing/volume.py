@@ -1,0 +1,590 @@
+"""Per-volume preparation: intensity scaling, thresholds, 3-D fossil mask, mount removal, crop.
+
+Steps of :func:`prepare_volume` (about 0.4 s for a 256^3 volume on one core):
+
+1. Resample to isotropic voxels (:func:`fossilct.volumes.resample_isotropic`).
+2. Analysis scale: the volume is mapped to 8 bits between its 0.01th and 99.99th percentiles
+   and blurred (Gaussian, ``blur_sigma`` voxels) so that thresholds do not pick up noise.
+3. Thresholds (:func:`threshold_volume`) on the blurred histogram:
+
+   - *material* (fossil, infill, mount): Otsu's threshold, but never below the noise floor
+     ``mode + noise_floor_sigmas * sigma`` of the background peak. When the fossil fills a
+     small fraction of the scan (thin walls, wide field of view: under 1 % of the voxels in
+     half of the synthetic scans) the histogram is one background peak with a faint tail and
+     Otsu splits the background itself (half of the voxels "foreground"); the noise floor is
+     then the documented fallback. A constant volume, or nothing above the floor, raises
+     :class:`~fossilct.segmentation.NoFossilError`.
+   - *calcite*: a second Otsu threshold among the material voxels, separating the shell from
+     intermediate densities (sediment, glue, carbon pins).
+
+4. Masks (:func:`fossil_masks`), on an analysis grid whose longest side is about
+   ``analysis_size`` voxels (blocks of ``f**3`` voxels; a block is set when any of its voxels
+   is), so their cost and their parameters do not depend on the scan's resolution:
+
+   - silhouette: the material closed (radius ``closing_voxels``) and its holes filled in 3-D and
+     in every 2-D section along the three axes (a chamber whose aperture is open in 3-D is
+     still enclosed in most sections): shell + lumen + infill;
+   - mount: a mounting pin, stem or glue rod is long, thin and leaves the field of view, while
+     the fossil is compact. An opening of the silhouette with a ball of radius
+     ``mount_opening_fraction`` times the silhouette's largest inscribed radius keeps the
+     compact body; of the thinner pieces it cuts, those that touch the volume border are the
+     mount, the others (spines, thin rims, necks between chambers) stay fossil. This is
+     geometric, so it works whether the mount is brighter or darker than calcite, and spines
+     are kept because they do not run to the border. The glue blob where the pin meets the
+     shell is thicker than the pin and survives the opening; the mount is therefore grown
+     back towards the shell by ``mount_growth`` times the pin's radius through material that
+     lies outside the calcite silhouette (the shell's walls stop it).
+   - the fossil is the largest connected component of the silhouette without the mount.
+
+   Limits: a mount as thick as the fossil is not recognised; thin fossil parts that touch the
+   pin (a rim next to the glue) or the volume border (a truncated scan) go with the mount.
+
+5. Output scale: the volume is clipped to the 1st percentile of all voxels and the 99th
+   percentile of the material voxels and scaled to 8 bits. (The study clipped to the 1st and
+   99th percentiles of all voxels; when the shell is under 1 % of the voxels the 99th
+   percentile falls in the background and the fossil saturates, hence the material's
+   percentile for the upper limit.) The mount and a one-block halo are set to the background
+   level (the histogram's background mode), and the volume is cropped to the fossil's bounding
+   box plus ``crop_margin`` voxels; slices read the background level outside the crop too, so
+   their padding looks like more background.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import scipy.ndimage as ndi
+
+from fossilct import planes as planes_mod
+from fossilct.segmentation import (DEFAULT_NOISE_FLOOR_SIGMAS, NoFossilError, foreground_threshold,
+                                   otsu_threshold)
+from fossilct.volumes import resample_isotropic
+
+__all__ = [
+    "DEFAULT_PERCENTILES",
+    "VolumeThresholds",
+    "FossilMasks",
+    "PreparedVolume",
+    "blur_volume",
+    "threshold_volume",
+    "fossil_masks",
+    "upsample_mask",
+    "prepare_volume",
+]
+
+DEFAULT_PERCENTILES = (1.0, 99.0)
+DEFAULT_BLUR_SIGMA = 0.8
+DEFAULT_ANALYSIS_SIZE = 64
+DEFAULT_CLOSING_VOXELS = 2.0
+DEFAULT_MOUNT_OPENING_FRACTION = 0.5
+DEFAULT_MOUNT_GROWTH = 2.0
+DEFAULT_MIN_FOSSIL_FRACTION = 1e-3
+DEFAULT_CROP_MARGIN = 4
+
+_STRIDE = 2  # histograms and percentiles from every 2nd voxel per axis: 8x cheaper
+_RANGE_PERCENTILES = (0.01, 99.99)  # analysis scale: robust min and max
+
+
+def blur_volume(volume: np.ndarray, sigma: float = DEFAULT_BLUR_SIGMA) -> np.ndarray:
+    """Gaussian blur of a uint8 volume, separably with OpenCV (in-plane, then across planes).
+
+    Parameters
+    ----------
+    volume : (P, M, N) ndarray of uint8
+    sigma : float
+        Standard deviation in voxels, the same along the three axes; 0 returns a copy.
+
+    Returns
+    -------
+    (P, M, N) ndarray of uint8
+
+    Examples
+    --------
+    >>> volume = np.zeros((5, 5, 5), np.uint8); volume[2, 2, 2] = 255
+    >>> blurred = blur_volume(volume, 1.0)
+    >>> int(blurred[2, 2, 2]) < 255, int(blurred.sum()) > 200
+    (True, True)
+    """
+    volume = np.ascontiguousarray(volume)
+    if sigma <= 0:
+        return volume.copy()
+    ksize = 2 * int(np.ceil(3 * sigma)) + 1
+    out = np.empty_like(volume)
+    for k in range(volume.shape[0]):
+        out[k] = cv2.GaussianBlur(volume[k], (ksize, ksize), sigma,
+                                  borderType=cv2.BORDER_REPLICATE)
+    columns = out.reshape(volume.shape[0], -1)
+    across = cv2.GaussianBlur(columns, (1, ksize), sigmaX=0, sigmaY=sigma,
+                              borderType=cv2.BORDER_REPLICATE)
+    return across.reshape(volume.shape)
+
+
+@dataclass(frozen=True)
+class VolumeThresholds:
+    """Thresholds of an 8-bit volume (foreground: values above them).
+
+    Attributes
+    ----------
+    material : int
+        Fossil, infill and mount against air.
+    calcite : int
+        Shell against intermediate densities (>= `material`).
+    method : str
+        ``"otsu"`` or ``"noise_floor"`` (the fallback that set `material`).
+    noise_floor : float
+        Background mode + ``noise_floor_sigmas`` standard deviations.
+    """
+
+    material: int
+    calcite: int
+    method: str
+    noise_floor: float
+
+
+def threshold_volume(volume: np.ndarray, *,
+                     noise_floor_sigmas: float = DEFAULT_NOISE_FLOOR_SIGMAS) -> VolumeThresholds:
+    """Material and calcite thresholds of an 8-bit (blurred) volume (module step 3).
+
+    Parameters
+    ----------
+    volume : ndarray of uint8
+        Usually :func:`blur_volume` of the scaled scan; the histogram uses every second voxel
+        along each axis.
+    noise_floor_sigmas : float, keyword-only
+        Width of the background peak, in standard deviations, below which nothing is material
+        (default 4; see :func:`fossilct.segmentation.foreground_threshold`).
+
+    Returns
+    -------
+    VolumeThresholds
+
+    Raises
+    ------
+    TypeError
+        If `volume` is not uint8.
+    NoFossilError
+        If the volume is constant or nothing is above the material threshold.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> volume = np.clip(rng.normal(40, 5, (20, 20, 20)), 0, 255).astype(np.uint8)
+    >>> volume[5:15, 5:15, 5:15] = 200
+    >>> result = threshold_volume(volume)
+    >>> 60 < result.material < 200, result.method
+    (True, 'otsu')
+    """
+    volume = np.asarray(volume)
+    if volume.dtype != np.uint8:
+        raise TypeError(f"`volume` must be uint8; got {volume.dtype}. Scale it first.")
+    sample = volume[::_STRIDE, ::_STRIDE, ::_STRIDE]
+    hist = np.bincount(sample.reshape(-1), minlength=256).astype(np.float64)
+    if np.count_nonzero(hist) < 2:
+        raise NoFossilError("The volume is constant: there is no fossil to slice.")
+    material, method, floor = foreground_threshold(hist, noise_floor_sigmas=noise_floor_sigmas)
+    above = hist.copy()
+    above[:material + 1] = 0.0
+    if above.sum() == 0:
+        raise NoFossilError(
+            f"No voxel is above the material threshold {material}/255 (noise floor "
+            f"{floor:.1f}): the volume holds no fossil."
+        )
+    calcite = max(material, otsu_threshold(above))
+    return VolumeThresholds(int(material), int(calcite), method, float(floor))
+
+
+def _analysis_factor(shape, analysis_size: int) -> int:
+    return max(1, int(np.ceil(max(shape) / float(analysis_size))))
+
+
+def _block_any(mask: np.ndarray, factor: int) -> np.ndarray:
+    """True for each factor**3 block holding a True voxel (the last blocks may be partial)."""
+    out = mask
+    for axis in range(3):
+        # OR of strided views, one axis at a time: each pass shrinks the array by `factor`
+        size = int(np.ceil(out.shape[axis] / factor))
+        reduced = np.zeros(out.shape[:axis] + (size,) + out.shape[axis + 1:], dtype=bool)
+        for k in range(factor):
+            part = out[(slice(None),) * axis + (slice(k, None, factor),)]
+            reduced[(slice(None),) * axis + (slice(0, part.shape[axis]),)] |= part
+        out = reduced
+    return out
+
+
+def upsample_mask(mask: np.ndarray, factor: int, shape) -> np.ndarray:
+    """Expand an analysis-grid mask to full resolution (each voxel becomes a block).
+
+    Parameters
+    ----------
+    mask : (p, m, n) ndarray of bool
+    factor : int
+        Block side.
+    shape : (int, int, int)
+        Full-resolution shape (the blocks are cropped to it).
+
+    Returns
+    -------
+    (P, M, N) ndarray of bool
+
+    Examples
+    --------
+    >>> upsample_mask(np.array([[[True, False]]]), 2, (1, 2, 3)).astype(int).tolist()
+    [[[1, 1, 0], [1, 1, 0]]]
+    """
+    out = mask
+    for axis in range(3):
+        out = np.repeat(out, factor, axis=axis)
+    return out[:shape[0], :shape[1], :shape[2]]
+
+
+def _ball(radius: float) -> np.ndarray:
+    r = int(np.ceil(radius))
+    grid = np.indices((2 * r + 1,) * 3) - r
+    return np.sum(grid ** 2, axis=0) <= radius ** 2 + 1e-9
+
+
+def _closing(mask: np.ndarray, radius: float) -> np.ndarray:
+    if radius <= 0:
+        return mask
+    pad = int(np.ceil(radius))
+    closed = ndi.binary_closing(np.pad(mask, pad), structure=_ball(radius))
+    return closed[pad:-pad, pad:-pad, pad:-pad] | mask
+
+
+def _fill_3d(mask: np.ndarray) -> np.ndarray:
+    labels, _ = ndi.label(~mask)
+    outside = np.isin(labels, _border_labels(labels))
+    return ~outside
+
+
+def _fill_2d_along_axes(mask: np.ndarray) -> np.ndarray:
+    """Union over the three axes of 2-D hole filling of every section."""
+    out = mask.copy()
+    for axis in range(3):
+        moved = np.moveaxis(mask, axis, 0)
+        filled = np.empty_like(moved)
+        for k in range(moved.shape[0]):
+            section = np.ascontiguousarray(moved[k]).astype(np.uint8)
+            padded = cv2.copyMakeBorder(section, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+            flood = np.zeros((padded.shape[0] + 2, padded.shape[1] + 2), np.uint8)
+            cv2.floodFill(padded, flood, (0, 0), 2)
+            filled[k] = padded[1:-1, 1:-1] != 2
+        out |= np.moveaxis(filled, 0, axis)
+    return out
+
+
+def _silhouette(mask: np.ndarray, closing_voxels: float) -> np.ndarray:
+    return _fill_2d_along_axes(_fill_3d(_closing(mask, closing_voxels)))
+
+
+def _border_labels(labels: np.ndarray) -> np.ndarray:
+    faces = np.concatenate([labels[[0, -1]].ravel(), labels[:, [0, -1]].ravel(),
+                            labels[:, :, [0, -1]].ravel()])
+    found = np.unique(faces)
+    return found[found > 0]
+
+
+def _touches_border(mask: np.ndarray) -> bool:
+    return bool(mask[[0, -1]].any() or mask[:, [0, -1]].any() or mask[:, :, [0, -1]].any())
+
+
+@dataclass(frozen=True)
+class FossilMasks:
+    """Masks on the analysis grid (see :func:`fossil_masks`).
+
+    Attributes
+    ----------
+    silhouette : (p, m, n) ndarray of bool
+        The fossil: shell + lumen + infill, mount removed.
+    mount : (p, m, n) ndarray of bool
+        Removed structures (pin, glue, anything thin that runs to the border).
+    factor : int
+        Analysis block side in voxels.
+    touches_border : bool
+        The fossil itself touches the volume border (a truncated scan).
+    """
+
+    silhouette: np.ndarray
+    mount: np.ndarray
+    factor: int
+    touches_border: bool
+
+
+def fossil_masks(material: np.ndarray, calcite: np.ndarray | None = None, *,
+                 analysis_size: int = DEFAULT_ANALYSIS_SIZE,
+                 closing_voxels: float = DEFAULT_CLOSING_VOXELS,
+                 mount_opening_fraction: float = DEFAULT_MOUNT_OPENING_FRACTION,
+                 mount_growth: float = DEFAULT_MOUNT_GROWTH,
+                 min_fossil_fraction: float = DEFAULT_MIN_FOSSIL_FRACTION) -> FossilMasks:
+    """Find the fossil's filled silhouette and the mount (module step 4).
+
+    Parameters
+    ----------
+    material : (P, M, N) ndarray of bool
+        Voxels above the material threshold.
+    calcite : (P, M, N) ndarray of bool, optional
+        Voxels above the calcite threshold; stops the mount's growth. Default: `material`.
+    analysis_size : int, keyword-only
+        Longest side of the analysis grid (>= 8), default 64.
+    closing_voxels : float, keyword-only
+        Closing radius in analysis voxels (seals foramina and apertures), default 2.
+    mount_opening_fraction : float, keyword-only
+        Opening radius as a fraction of the silhouette's largest inscribed radius, in [0, 1);
+        default 0.5. 0 disables mount removal.
+    mount_growth : float, keyword-only
+        How far the mount grows back towards the shell, in pin radii, default 2 (the generator's
+        and typical glue blobs are 1.2-1.8 pin radii).
+    min_fossil_fraction : float, keyword-only
+        The fossil must fill at least this fraction of the analysis grid, default 1e-3.
+
+    Returns
+    -------
+    FossilMasks
+
+    Raises
+    ------
+    ValueError
+        If the masks are not 3-D or differ in shape, or an option is out of range.
+    NoFossilError
+        If nothing (or too little) is material.
+
+    Examples
+    --------
+    >>> grid = np.indices((40, 40, 40)) - 20
+    >>> shell = np.abs(np.sqrt(np.sum(grid ** 2, axis=0)) - 10) < 1.5
+    >>> pin = (np.hypot(grid[1], grid[2]) < 2) & (grid[0] > 10)   # runs to the border
+    >>> masks = fossil_masks(shell | pin, shell)
+    >>> masks.factor, bool(masks.silhouette[20, 20, 20]), bool(masks.mount[35, 20, 20])
+    (1, True, True)
+    """
+    material = np.asarray(material, dtype=bool)
+    calcite = material if calcite is None else np.asarray(calcite, dtype=bool)
+    if material.ndim != 3 or calcite.shape != material.shape:
+        raise ValueError(
+            f"`material` must be 3-D and `calcite` of the same shape; got {material.shape} and "
+            f"{calcite.shape}."
+        )
+    if int(analysis_size) < 8:
+        raise ValueError(f"`analysis_size` must be at least 8 voxels; got {analysis_size}.")
+    if not 0.0 <= float(mount_opening_fraction) < 1.0:
+        raise ValueError(f"`mount_opening_fraction` must be in [0, 1); got {mount_opening_fraction}.")
+    if float(closing_voxels) < 0 or float(mount_growth) < 0:
+        raise ValueError(
+            f"`closing_voxels` and `mount_growth` must be >= 0; got {closing_voxels}, {mount_growth}."
+        )
+    factor = _analysis_factor(material.shape, int(analysis_size))
+    coarse = _block_any(material, factor)
+    if not coarse.any():
+        raise NoFossilError("Nothing is above the material threshold: the volume holds no fossil.")
+    silhouette = _silhouette(coarse, float(closing_voxels))
+    labels, _ = ndi.label(silhouette)
+    largest = int(np.bincount(labels.ravel())[1:].max())
+    if largest < float(min_fossil_fraction) * silhouette.size:
+        raise NoFossilError(
+            f"The largest object above the threshold fills {largest / silhouette.size:.1e} of "
+            f"the volume, below min_fossil_fraction={min_fossil_fraction}: no fossil found."
+        )
+    # pad by one so that the volume border counts as outside for the inscribed radius
+    depth = ndi.distance_transform_edt(np.pad(silhouette, 1))
+    radius = float(mount_opening_fraction) * float(depth.max())
+    depth = depth[1:-1, 1:-1, 1:-1]
+    mount = np.zeros_like(silhouette)
+    if radius >= 1.0:
+        core = np.pad(depth > radius, 1)
+        body = (ndi.distance_transform_edt(~core) <= radius)[1:-1, 1:-1, 1:-1] & silhouette
+        thin, _ = ndi.label(silhouette & ~body, structure=np.ones((3, 3, 3)))
+        mount = np.isin(thin, _border_labels(thin))
+    if mount.any() and mount_growth > 0:
+        # the glue blob: grow from the pin through material outside the calcite silhouette
+        shell = _silhouette(_block_any(calcite, factor), float(closing_voxels))
+        allowed = (silhouette & ~shell) | mount
+        for _ in range(int(np.ceil(float(mount_growth) * float(depth[mount].max())))):
+            grown = ndi.binary_dilation(mount) & allowed
+            if np.array_equal(grown, mount):
+                break
+            mount = grown
+    labels, _ = ndi.label(silhouette & ~mount)
+    fossil = labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
+    return FossilMasks(fossil, mount, factor, _touches_border(fossil))
+
+
+@dataclass(frozen=True)
+class PreparedVolume:
+    """A volume ready for slicing (see :func:`prepare_volume`).
+
+    Attributes
+    ----------
+    volume : (P', M', N') ndarray of uint8
+        Scaled volume, mount set to the background level, cropped to the fossil plus a margin.
+    crop_origin : (3,) ndarray of int
+        Position of the crop in the isotropic volume.
+    source_shape : tuple of int
+        Shape of the isotropic volume.
+    spacing_um : float
+        Isotropic voxel side, µm.
+    centre : (3,) ndarray of float
+        Fossil centre (bounding-box centre) in crop coordinates.
+    frame_size : int
+        Side of the square slice frame (the fossil's bounding-sphere diameter), pixels.
+    masks : FossilMasks
+        Analysis-grid masks, in isotropic-volume coordinates.
+    thresholds : VolumeThresholds
+        On the analysis scale.
+    limits : (float, float)
+        Output intensity limits (1st percentile, material's 99th), in the input's units.
+    background : int
+        Background level (the histogram's background mode) in `volume`; the mount is replaced
+        by it, and slices use it outside the volume.
+    mount_voxels : int
+        Material voxels set to 0 as mount.
+    views : fossilct.planes.VolumeViews
+        `volume` prepared for plane sampling.
+    """
+
+    volume: np.ndarray
+    crop_origin: np.ndarray
+    source_shape: tuple[int, int, int]
+    spacing_um: float
+    centre: np.ndarray
+    frame_size: int
+    masks: FossilMasks
+    thresholds: VolumeThresholds
+    limits: tuple[float, float]
+    background: int
+    mount_voxels: int
+    views: planes_mod.VolumeViews = field(repr=False, compare=False)
+
+
+def _scale_to_uint8(volume: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``255 * clip((volume - low) / (high - low), 0, 1)`` rounded, as uint8 (a new array)."""
+    scale = 255.0 / (high - low)
+    flat = np.ascontiguousarray(volume, dtype=np.float32).reshape(volume.shape[0], -1)
+    # cv2.addWeighted saturates to 0..255 and rounds in one pass (4x faster than numpy)
+    return cv2.addWeighted(flat, scale, flat, 0.0, -low * scale, dtype=cv2.CV_8U).reshape(volume.shape)
+
+
+def _level_percentile(hist: np.ndarray, q: float) -> float:
+    """Percentile `q` of 8-bit values given their 256-bin histogram."""
+    cumulative = np.cumsum(hist)
+    return float(np.searchsorted(cumulative, q / 100.0 * cumulative[-1]))
+
+
+def _output_lut(low: float, high: float) -> np.ndarray:
+    """Map analysis levels to output levels: clip to [low, high], scale to 0..255."""
+    levels = np.arange(256, dtype=np.float64)
+    return np.rint(np.clip((levels - low) / (high - low), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def prepare_volume(volume: np.ndarray, spacing_um=1.0, *, target_um: float | None = None,
+                   percentiles=DEFAULT_PERCENTILES, blur_sigma: float = DEFAULT_BLUR_SIGMA,
+                   noise_floor_sigmas: float = DEFAULT_NOISE_FLOOR_SIGMAS,
+                   analysis_size: int = DEFAULT_ANALYSIS_SIZE,
+                   closing_voxels: float = DEFAULT_CLOSING_VOXELS,
+                   mount_opening_fraction: float = DEFAULT_MOUNT_OPENING_FRACTION,
+                   mount_growth: float = DEFAULT_MOUNT_GROWTH,
+                   min_fossil_fraction: float = DEFAULT_MIN_FOSSIL_FRACTION,
+                   crop_margin: int = DEFAULT_CROP_MARGIN) -> PreparedVolume:
+    """Scale a CT volume, find the fossil, remove the mount and crop (module steps 1-5).
+
+    Parameters
+    ----------
+    volume : (P, M, N) ndarray of real numbers
+        The scan in (plane, row, col) order.
+    spacing_um : float or (float, float, float)
+        Voxel spacing in µm, default 1.
+    target_um : float, keyword-only
+        Isotropic voxel side; default the finest spacing.
+    percentiles : (float, float), keyword-only
+        Output clip percentiles (of all voxels, of material voxels), default (1, 99).
+    blur_sigma : float, keyword-only
+        Blur before thresholding, voxels, default 0.8.
+    noise_floor_sigmas : float, keyword-only
+        See :func:`threshold_volume`.
+    analysis_size, closing_voxels, mount_opening_fraction, mount_growth, min_fossil_fraction
+        See :func:`fossil_masks`.
+    crop_margin : int, keyword-only
+        Voxels kept around the fossil's bounding box, default 4.
+
+    Returns
+    -------
+    PreparedVolume
+
+    Raises
+    ------
+    ValueError
+        Invalid volume (not 3-D, NaN/inf), spacing or options.
+    NoFossilError
+        Constant volume or no fossil found.
+
+    Examples
+    --------
+    >>> grid = np.indices((40, 40, 40)) - 19.5
+    >>> ball = (np.sqrt(np.sum(grid ** 2, axis=0)) < 10).astype(np.float32)
+    >>> prepared = prepare_volume(ball)
+    >>> prepared.volume.shape, prepared.frame_size, prepared.thresholds.method
+    ((28, 28, 28), 23, 'otsu')
+    """
+    low_pct, high_pct = (float(p) for p in percentiles)
+    if not 0.0 <= low_pct < high_pct <= 100.0:
+        raise ValueError(f"`percentiles` must satisfy 0 <= low < high <= 100; got {percentiles!r}.")
+    if float(blur_sigma) < 0 or int(crop_margin) < 0:
+        raise ValueError(f"`blur_sigma` and `crop_margin` must be >= 0; got {blur_sigma}, {crop_margin}.")
+    iso, target = resample_isotropic(volume, spacing_um, target_um=target_um)
+    sample = iso[::2 * _STRIDE, ::2 * _STRIDE, ::2 * _STRIDE]  # the robust range needs few voxels
+    if not np.all(np.isfinite(sample)):
+        raise ValueError("`volume` holds NaN/inf values; fix the file (fossilct.volumes rejects them).")
+    range_low, range_high = (float(v) for v in np.percentile(sample, _RANGE_PERCENTILES))
+    if range_high <= range_low:
+        range_low, range_high = float(iso.min()), float(iso.max())
+    if range_high <= range_low:
+        raise NoFossilError(f"The volume is constant (every voxel {range_low}); there is no fossil.")
+    analysis = _scale_to_uint8(iso, range_low, range_high)
+    del iso
+    blurred = blur_volume(analysis, float(blur_sigma))
+    thresholds = threshold_volume(blurred, noise_floor_sigmas=noise_floor_sigmas)
+    masks = fossil_masks(blurred > thresholds.material, blurred > thresholds.calcite,
+                         analysis_size=analysis_size, closing_voxels=closing_voxels,
+                         mount_opening_fraction=mount_opening_fraction,
+                         mount_growth=mount_growth, min_fossil_fraction=min_fossil_fraction)
+    # output limits, on the analysis scale (level 255 = range_high)
+    analysis_sample = analysis[::_STRIDE, ::_STRIDE, ::_STRIDE]
+    low_level = _level_percentile(np.bincount(analysis_sample.ravel(), minlength=256), low_pct)
+    is_material = blurred[::_STRIDE, ::_STRIDE, ::_STRIDE] > thresholds.material
+    high_level = _level_percentile(np.bincount(analysis_sample[is_material], minlength=256), high_pct)
+    if high_level <= low_level:
+        high_level = low_level + 1.0
+    del blurred
+    to_units = (range_high - range_low) / 255.0
+    limits = (range_low + low_level * to_units, range_low + high_level * to_units)
+    lut = _output_lut(low_level, high_level)
+    scaled = cv2.LUT(analysis.reshape(analysis.shape[0], -1), lut).reshape(analysis.shape)
+    analysis_hist = np.bincount(analysis_sample.ravel(), minlength=256)
+    background = int(lut[int(np.argmax(analysis_hist[:thresholds.material + 1]))])
+    f = masks.factor
+    mount_voxels = 0
+    if masks.mount.any():
+        # the mount plus a one-block halo (partial volume), never a block of the fossil
+        zone = ndi.binary_dilation(masks.mount) & ~masks.silhouette
+        points = np.argwhere(zone)
+        lo, hi = points.min(axis=0), points.max(axis=0) + 1
+        region = tuple(slice(a * f, min(b * f, s)) for a, b, s in zip(lo, hi, scaled.shape))
+        block = upsample_mask(zone[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]], f,
+                              [r.stop - r.start for r in region])
+        view = scaled[region]
+        mount_voxels = int(np.count_nonzero(analysis[region][block] > thresholds.material))
+        view[block] = background
+    points = np.argwhere(masks.silhouette)
+    lo_fine = points.min(axis=0) * f
+    hi_fine = np.minimum((points.max(axis=0) + 1) * f, scaled.shape) - 1
+    centre_iso = (lo_fine + hi_fine) / 2.0
+    centres = points * f + (f - 1) / 2.0
+    radius = float(np.sqrt(np.max(np.sum((centres - centre_iso) ** 2, axis=1)))) + f * np.sqrt(3) / 2
+    frame_size = 2 * int(np.ceil(radius)) + 1
+    start = np.maximum(lo_fine - int(crop_margin), 0)
+    stop = np.minimum(hi_fine + 1 + int(crop_margin), scaled.shape)
+    cropped = np.ascontiguousarray(scaled[start[0]:stop[0], start[1]:stop[1], start[2]:stop[2]])
+    return PreparedVolume(cropped, start.astype(int), tuple(int(s) for s in scaled.shape),
+                          float(target), centre_iso - start, frame_size, masks, thresholds,
+                          limits, background, mount_voxels, planes_mod.volume_views(cropped))
