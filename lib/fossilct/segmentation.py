@@ -398,7 +398,9 @@ def prepare_external_image(image: np.ndarray, *, background: str = "auto",
     ----------
     image : (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) ndarray
         Gray, RGB or RGBA image of any real dtype (uint8, uint16, float, bool), any size with
-        both sides >= 16 pixels. Transparent pixels of an RGBA image are background.
+        both sides >= 16 pixels. Transparent pixels of an RGBA image are background (black);
+        percentiles and the background colour are taken from opaque pixels, and a cut-out of
+        one flat colour becomes its white silhouette.
     background : {"auto", "black", "white"}, keyword-only
         Background colour. ``"auto"`` (default) compares the median of the border pixels with
         the middle of the intensity range and inverts a light background.
@@ -448,19 +450,24 @@ def prepare_external_image(image: np.ndarray, *, background: str = "auto",
         new_size = (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale)))
         gray = cv2.resize(gray, new_size, interpolation=cv2.INTER_AREA)
         alpha = None if alpha is None else cv2.resize(alpha, new_size, interpolation=cv2.INTER_AREA)
-    low, high = np.percentile(gray, [low_pct, high_pct])
+    opaque = np.ones(gray.shape, bool) if alpha is None else alpha > 0.5
+    values = gray[opaque] if opaque.any() else gray.ravel()
+    low, high = np.percentile(values, [low_pct, high_pct])
     if high <= low:
-        low, high = float(gray.min()), float(gray.max())
-    if high <= low:
+        low, high = float(values.min()), float(values.max())
+    if high > low:
+        gray = np.clip((gray - low) / (high - low), 0.0, 1.0)
+    elif alpha is not None and opaque.any() and not opaque.all():
+        gray = np.ones_like(gray)  # a flat cut-out on a transparent background: its silhouette
+    else:
         raise ValueError(
             f"`image` is constant (every pixel {low}); there is nothing to segment. Check the upload."
         )
-    gray = np.clip((gray - low) / (high - low), 0.0, 1.0)
     if background == "auto":
         border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-        if alpha is not None:
-            alpha_border = np.concatenate([alpha[0], alpha[-1], alpha[:, 0], alpha[:, -1]])
-            border = border[alpha_border > 0.5] if np.any(alpha_border > 0.5) else border[:0]
+        border_opaque = np.concatenate([opaque[0], opaque[-1], opaque[:, 0], opaque[:, -1]])
+        # a transparent border is background whatever its colour: only opaque pixels vote
+        border = border[border_opaque]
         light = border.size > 0 and float(np.median(border)) > 0.5
     else:
         light = background == "white"

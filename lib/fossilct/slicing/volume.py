@@ -31,9 +31,10 @@ Steps of :func:`prepare_volume` (about 0.4 s for a 256^3 volume on one core):
      mount, the others (spines, thin rims, necks between chambers) stay fossil. This is
      geometric, so it works whether the mount is brighter or darker than calcite, and spines
      are kept because they do not run to the border. The glue blob where the pin meets the
-     shell is thicker than the pin and survives the opening; the mount is therefore grown
-     back towards the shell by ``mount_growth`` times the pin's radius through material that
-     lies outside the calcite silhouette (the shell's walls stop it).
+     shell is thicker than the pin and survives the opening; the mount is therefore extended
+     by the material connected to the pin's cut within ``mount_growth`` pin radii of the cut's
+     centre and more than one voxel outside the calcite silhouette (so neither the shell's
+     walls nor the fossil's surface layer are taken).
    - the fossil is the largest connected component of the silhouette without the mount.
 
    Limits: a mount as thick as the fossil is not recognised; thin fossil parts that touch the
@@ -290,6 +291,33 @@ def _touches_border(mask: np.ndarray) -> bool:
     return bool(mask[[0, -1]].any() or mask[:, [0, -1]].any() or mask[:, :, [0, -1]].any())
 
 
+def _grow_mount(mount: np.ndarray, silhouette: np.ndarray, depth: np.ndarray,
+                calcite: np.ndarray, closing_voxels: float, growth: float) -> np.ndarray:
+    """Add the glue blob: material next to where each pin was cut, outside the shell's walls.
+
+    Per pin, the region grown is limited to a ball of ``growth`` pin radii around the centre of
+    the cut, and to voxels more than one voxel outside the calcite silhouette, so it can
+    neither run along the fossil's surface nor eat its walls.
+    """
+    shell = ndi.binary_dilation(_silhouette(calcite, closing_voxels))
+    candidates = silhouette & ~shell & ~mount
+    body = silhouette & ~mount
+    pins, count = ndi.label(mount, structure=np.ones((3, 3, 3)))
+    grown = mount.copy()
+    grid = np.indices(mount.shape, dtype=np.float32)
+    for label in range(1, count + 1):
+        pin = pins == label
+        cut = pin & ndi.binary_dilation(body)
+        if not cut.any():
+            continue
+        radius = growth * float(depth[pin].max())
+        centre = np.argwhere(cut).mean(axis=0)
+        ball = np.sum((grid - centre.reshape(3, 1, 1, 1).astype(np.float32)) ** 2, axis=0) <= radius ** 2
+        blob, _ = ndi.label((candidates & ball) | pin)
+        grown |= np.isin(blob, np.unique(blob[pin])) & ~pin | pin
+    return grown
+
+
 @dataclass(frozen=True)
 class FossilMasks:
     """Masks on the analysis grid (see :func:`fossil_masks`).
@@ -397,14 +425,8 @@ def fossil_masks(material: np.ndarray, calcite: np.ndarray | None = None, *,
         thin, _ = ndi.label(silhouette & ~body, structure=np.ones((3, 3, 3)))
         mount = np.isin(thin, _border_labels(thin))
     if mount.any() and mount_growth > 0:
-        # the glue blob: grow from the pin through material outside the calcite silhouette
-        shell = _silhouette(_block_any(calcite, factor), float(closing_voxels))
-        allowed = (silhouette & ~shell) | mount
-        for _ in range(int(np.ceil(float(mount_growth) * float(depth[mount].max())))):
-            grown = ndi.binary_dilation(mount) & allowed
-            if np.array_equal(grown, mount):
-                break
-            mount = grown
+        mount = _grow_mount(mount, silhouette, depth, _block_any(calcite, factor),
+                            float(closing_voxels), float(mount_growth))
     labels, _ = ndi.label(silhouette & ~mount)
     fossil = labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
     return FossilMasks(fossil, mount, factor, _touches_border(fossil))

@@ -1,0 +1,189 @@
+"""Tests of fossilct.segmentation: the silhouette, the model input, external images, errors."""
+
+import numpy as np
+import pytest
+
+from fossilct import segmentation as seg
+
+
+def _ring_slice(rng, *, size=(96, 120), noise=0.05, centre=(48, 60), radii=(30, 24)):
+    """A noisy CT-like slice: a bright ring wall (shell) around a dark chamber, and its truth."""
+    rows, cols = np.mgrid[0:size[0], 0:size[1]]
+    r = np.hypot(rows - centre[0], cols - centre[1])
+    wall = (r <= radii[0]) & (r >= radii[1])
+    image = 0.1 + 0.8 * wall + rng.normal(0, noise, size)
+    return np.clip(image, 0, 1).astype(np.float32), r <= radii[0]
+
+
+def _dice(a, b):
+    return 2 * np.sum(a & b) / (np.sum(a) + np.sum(b))
+
+
+def test_segment_ring_fills_the_lumen_and_crops(rng):
+    image, truth = _ring_slice(rng)
+    result = seg.segment_slice(image, image_size=64)
+    assert _dice(result.mask, truth) > 0.95
+    assert result.mask.shape == image.shape and result.mask.dtype == bool
+    assert result.image.shape == (64, 64) and result.image.dtype == np.uint8
+    row0, col0, row1, col1 = result.bbox
+    assert abs(row0 - 18) <= 2 and abs(row1 - 79) <= 2 and abs(col0 - 30) <= 2 and abs(col1 - 91) <= 2
+    assert result.foreground_fraction == pytest.approx(result.mask.mean())
+    assert 0.0 < result.threshold < 1.0
+
+
+def test_background_is_black_and_aspect_ratio_kept(rng):
+    image = np.full((60, 200), 0.1, np.float32)
+    image[20:40, 20:180] = 0.9  # a 20 x 160 bar: 8:1
+    result = seg.segment_slice(image + rng.normal(0, 0.02, image.shape).astype(np.float32),
+                               image_size=80, margin_fraction=0.0)
+    rows = np.flatnonzero(result.image.max(axis=1) > 0)
+    cols = np.flatnonzero(result.image.max(axis=0) > 0)
+    assert cols.size >= 78  # the long side fills the square
+    assert 8 <= rows.size <= 12  # the short side keeps the 8:1 ratio, padded with black
+    assert result.image[0].max() == 0 and result.image[-1].max() == 0
+
+
+def test_uint8_and_float_inputs_agree(rng):
+    image, _ = _ring_slice(rng)
+    as_float = seg.segment_slice(image, image_size=48)
+    as_uint8 = seg.segment_slice(seg.to_uint8(image), image_size=48)
+    assert np.array_equal(as_float.mask, as_uint8.mask)
+    assert np.array_equal(as_float.image, as_uint8.image)
+
+
+def test_small_objects_removed_and_separate_chambers_kept(rng):
+    image = np.full((100, 100), 0.05, np.float32)
+    image[20:50, 20:50] = 0.9       # chamber A
+    image[60:80, 55:75] = 0.9       # chamber B: separate section of the same shell (44 % of A)
+    image[90, 5] = 1.0              # a speck (1 pixel)
+    result = seg.segment_slice(image, blur_sigma=0, image_size=32)
+    assert result.mask[30, 30] and result.mask[70, 65] and not result.mask[90, 5]
+    largest_only = seg.segment_slice(image, blur_sigma=0, image_size=32, min_component_ratio=1.0)
+    assert largest_only.mask[30, 30] and not largest_only.mask[70, 65]
+
+
+def test_threshold_offset_is_the_sensitivity():
+    image = np.full((64, 64), 0.05, np.float32)
+    image[10:30, 10:30] = 0.9
+    image[40:60, 40:60] = 0.35   # a faint part: kept only when the threshold is lowered
+    strict = seg.segment_slice(image, blur_sigma=0, min_component_ratio=1.0, image_size=32)
+    lenient = seg.segment_slice(image, blur_sigma=0, threshold_offset=-0.3,
+                                min_component_ratio=1.0, image_size=32)
+    assert lenient.threshold < strict.threshold
+    assert lenient.mask.sum() >= strict.mask.sum()
+
+
+def test_padding_does_not_fool_the_threshold(rng):
+    # a slice cut near the edge of a scan: a zero-padded half, noisy background, a small fossil
+    image = np.zeros((80, 80), np.float32)
+    image[:, 40:] = np.clip(0.15 + rng.normal(0, 0.04, (80, 40)), 0.001, 1)
+    image[35:45, 55:65] = 0.9
+    result = seg.segment_slice(image, image_size=32)
+    assert result.mask[40, 60] and result.mask.sum() < 200
+
+
+def test_deterministic(rng):
+    image, _ = _ring_slice(rng)
+    a, b = seg.segment_slice(image), seg.segment_slice(image.copy())
+    assert np.array_equal(a.image, b.image) and a.bbox == b.bbox
+
+
+def test_threshold_helpers():
+    hist = np.zeros(256)
+    hist[40], hist[200] = 100, 10
+    assert seg.otsu_threshold(hist) == 120
+    gaussian = np.exp(-0.5 * ((np.arange(256) - 100) / 8.0) ** 2)
+    threshold, method, floor = seg.foreground_threshold(gaussian)
+    assert method == "noise_floor" and threshold >= 130 and floor == pytest.approx(132, abs=2)
+    two_peaks = gaussian + 0.2 * np.exp(-0.5 * ((np.arange(256) - 220) / 8.0) ** 2)
+    assert seg.foreground_threshold(two_peaks)[1] == "otsu"
+
+
+@pytest.mark.parametrize("image, error, message", [
+    (np.zeros((32, 32, 32), np.float32), ValueError, r"must be 2-D \(rows, cols\); got shape \(32, 32, 32\)"),
+    (np.zeros((10, 40), np.float32), ValueError, r"too small: shape \(10, 40\).*at least 16"),
+    (np.full((32, 32), np.nan, np.float32), ValueError, "1024 NaN/inf values"),
+    (np.zeros((32, 32), np.uint16), TypeError, "float in \\[0, 1\\] or uint8; got dtype uint16"),
+    (np.full((32, 32), 0.4, np.float32), seg.NoFossilError, "constant"),
+])
+def test_segment_errors(image, error, message):
+    with pytest.raises(error, match=message):
+        seg.segment_slice(image)
+
+
+def test_all_background_slice_raises_no_fossil(rng):
+    noise = np.clip(0.1 + rng.normal(0, 0.02, (64, 64)), 0, 1).astype(np.float32)
+    with pytest.raises(seg.NoFossilError, match="slice is background"):
+        seg.segment_slice(noise)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"image_size": 8}, "`image_size` must be at least 16"),
+    ({"closing_fraction": 0.7}, r"`closing_fraction` must be in \[0, 0.5\)"),
+    ({"min_component_ratio": 0.0}, r"`min_component_ratio` must be in \(0, 1\]"),
+    ({"blur_sigma": -1}, "`blur_sigma` must be >= 0"),
+])
+def test_segment_option_errors(kwargs, message, rng):
+    image, _ = _ring_slice(rng)
+    with pytest.raises(ValueError, match=message):
+        seg.segment_slice(image, **kwargs)
+
+
+# --- external images ----------------------------------------------------------------------------
+
+def _photo(background, dtype=np.uint8, channels=3, size=(120, 90)):
+    image = np.full(size + (channels,), background, dtype=np.float64)
+    image[30:90, 20:70, :3] = 255 - background if background > 128 else 200
+    if channels == 4:
+        image[..., 3] = 255
+    scale = {np.uint8: 1, np.uint16: 257}[dtype]
+    return (image * scale).astype(dtype)
+
+
+@pytest.mark.parametrize("photo", [_photo(250), _photo(10), _photo(250, np.uint16),
+                                   _photo(250, channels=4), _photo(20)[..., 0],
+                                   (_photo(250)[..., 0] / 255.0).astype(np.float32)])
+def test_external_images_become_bright_on_black(photo):
+    gray = seg.prepare_external_image(photo)
+    assert gray.dtype == np.float32 and gray.ndim == 2
+    assert gray.min() >= 0 and gray.max() <= 1
+    assert gray[5, 5] < 0.1 and gray[60, 45] > 0.9
+    result = seg.segment_slice(gray, image_size=32)
+    assert result.mask[60, 45] and not result.mask[5, 5]
+
+
+def test_external_transparent_background_is_black():
+    rgba = _photo(200, channels=4)
+    rgba[..., 3] = 0
+    rgba[30:90, 20:70, 3] = 255
+    gray = seg.prepare_external_image(rgba)
+    assert gray[5, 5] == 0 and gray[60, 45] > 0.9
+
+
+def test_external_large_images_are_shrunk_and_background_forced():
+    photo = np.zeros((3000, 2000), np.uint8)
+    photo[1000:2000, 500:1500] = 180
+    gray = seg.prepare_external_image(photo, max_side=512)
+    assert max(gray.shape) == 512
+    forced = seg.prepare_external_image(photo, background="white", max_side=512)
+    assert forced[0, 0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("image, kwargs, error, message", [
+    (np.zeros((40, 40, 2), np.uint8), {}, ValueError, r"\(H, W, 4\); got shape \(40, 40, 2\)"),
+    (np.zeros((40, 40), complex), {}, TypeError, "real numeric; got dtype complex128"),
+    (np.full((40, 40), 7, np.uint8), {}, ValueError, "constant"),
+    (np.zeros((8, 40), np.uint8), {}, ValueError, "too small"),
+    (np.eye(40, dtype=np.uint8), {"background": "grey"}, ValueError, "'auto', 'black' or 'white'"),
+    (np.eye(40, dtype=np.uint8), {"percentiles": (50, 10)}, ValueError, "low < high"),
+    (np.eye(40, dtype=np.uint8), {"max_side": 4}, ValueError, "`max_side` must be at least 16"),
+])
+def test_external_errors(image, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        seg.prepare_external_image(image, **kwargs)
+
+
+def test_to_uint8():
+    assert seg.to_uint8(np.array([0.0, 0.5, 2.0])).tolist() == [0, 128, 255]
+    with pytest.raises(TypeError, match="got dtype int32"):
+        seg.to_uint8(np.zeros(3, np.int32))
