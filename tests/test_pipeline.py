@@ -143,10 +143,12 @@ def test_plan_skips_stamped_tasks_until_something_changes(project):
     assert [d for _, d in pipeline.plan(tasks, tasks, stamp_dir=stamps)] == ["up to date"] * 3
     assert [d for _, d in pipeline.plan(tasks, tasks, stamp_dir=stamps, force=True)] == ["run"] * 3
 
-    # a changed input re-runs its readers only
+    # a changed input re-runs its readers only; a deleted output re-runs its writer
     out_csv.write_text("a\n2\n")
     assert [d for _, d in pipeline.plan(tasks, tasks, stamp_dir=stamps)] == [
-        "run", "run", "run"]  # 01 changed its recorded output, 02 reads it
+        "up to date", "run", "run"]
+    out_csv.unlink()
+    assert [d for _, d in pipeline.plan(tasks, tasks, stamp_dir=stamps)] == ["run"] * 3
 
 
 def test_plan_reruns_downstream_of_a_running_step(project):
@@ -191,4 +193,4 @@ def test_stamp_records_hashes(project):
     path = pipeline.write_stamp(project / "st", task)
     stamp = json.loads(path.read_text())
     assert set(stamp) == {"notebook", "parameters", "inputs", "outputs"}
-    assert stamp["outputs"] == {str(task.outputs[0]): "missing"}
+    assert stamp["outputs"] == {str(task.outputs[0]): False}

@@ -6,9 +6,11 @@ A profile (``parameters/<profile>.yaml``) gives every step's parameter values, w
 ``{run_dir}``, ``{data_dir}``, ``{arch}``, ``{seed}`` and ``{use_synthetic}`` filled in here. A value
 that is exactly one template (``"{use_synthetic}"``) keeps the context value's type.
 
-A step is up to date when its notebook, its resolved parameters, and the content of its inputs and
-outputs hash to what its stamp recorded after its last successful run. Running a step invalidates
-every later step that reads what it writes. This module plans; ``run_all.py`` executes.
+A step is up to date when its notebook, its resolved parameters and the content of its inputs hash
+to what its stamp recorded after its last successful run, and its outputs still exist. (Outputs
+are not hashed: a later step may legitimately update an earlier one's file in place, as 03 writes
+the ``split`` column of 02's manifest.) Running a step invalidates every later step that reads
+what it writes. This module plans; ``run_all.py`` executes.
 """
 
 from __future__ import annotations
@@ -313,13 +315,13 @@ def hash_path(path: str | os.PathLike, *, cache: dict | None = None) -> str:
 
 
 def task_fingerprint(task: Task, *, cache: dict | None = None) -> dict:
-    """What a stamp records: hashes of notebook, parameters, inputs and outputs."""
+    """What a stamp records: hashes of notebook, parameters and inputs; which outputs exist."""
     params = json.dumps(task.parameters, sort_keys=True, default=str)
     return {
         "notebook": hash_path(task.notebook, cache=cache),
         "parameters": hashlib.sha256(params.encode()).hexdigest(),
         "inputs": {str(p): hash_path(p, cache=cache) for p in task.inputs},
-        "outputs": {str(p): hash_path(p, cache=cache) for p in task.outputs},
+        "outputs": {str(p): p.exists() for p in task.outputs},
     }
 
 

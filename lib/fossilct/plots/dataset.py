@@ -11,7 +11,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-__all__ = ["plot_mid_slice_gallery"]
+__all__ = [
+    "plot_mid_slice_gallery",
+    "plot_slice_gallery",
+    "plot_foreground_histogram",
+    "plot_split_balance",
+]
+
+SPLIT_COLOURS = {"train": "#4c72b0", "val": "#dd8452", "test": "#55a868"}
 
 AXIS_NAMES = ("plane", "row", "col")
 
@@ -70,5 +77,106 @@ def plot_mid_slice_gallery(examples: Mapping[str, np.ndarray], *, panel_inches: 
             if row == 0:
                 ax.set_title(f"normal to {axis}", fontsize=8)
         axes[row, 0].set_ylabel(label.replace(" · ", "\n"), fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_slice_gallery(examples, *, per_species: int = 3, panel_inches: float = 1.2) -> Figure:
+    """Raw slice, fossil silhouette and model input of a few slices per species.
+
+    Parameters
+    ----------
+    examples : pandas.DataFrame
+        Columns ``species, plane, raw`` ((S, S) array), ``mask`` ((S, S) bool) and ``image``
+        (the model input), as returned by :func:`fossilct.slice_dataset.load_examples`.
+    per_species : int
+        Examples shown per species (the first ones), each as three panels.
+    panel_inches : float
+        Edge of one panel.
+
+    Returns
+    -------
+    Figure
+
+    Raises
+    ------
+    ValueError
+        If `examples` has no rows or lacks a column.
+    """
+    missing = {"species", "plane", "raw", "mask", "image"} - set(examples.columns)
+    if missing or examples.empty:
+        raise ValueError(f"`examples` must have rows and columns species, plane, raw, mask, image; "
+                         f"missing {sorted(missing)}, {len(examples)} rows. Build the slice "
+                         "dataset first (notebook 02).")
+    groups = [(name, rows.head(per_species)) for name, rows in examples.groupby("species")]
+    fig, axes = plt.subplots(len(groups), 3 * per_species, squeeze=False,
+                             figsize=(3 * per_species * panel_inches, len(groups) * panel_inches))
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for row, (species, rows) in enumerate(groups):
+        for k, example in enumerate(rows.itertuples()):
+            panels = (example.raw, example.mask, example.image)
+            for j, (panel, kind) in enumerate(zip(panels, ("raw", "mask", "input"))):
+                ax = axes[row, 3 * k + j]
+                ax.imshow(panel, cmap="gray", interpolation="nearest")
+                ax.set_title(f"{example.plane}" if j == 0 else kind, fontsize=6)
+        axes[row, 0].text(-0.1, 0.5, species, transform=axes[row, 0].transAxes, fontsize=7,
+                          ha="right", va="center")
+    fig.tight_layout()
+    return fig
+
+
+def plot_foreground_histogram(foreground_fraction, *, min_foreground: float,
+                              bins: int = 40) -> Figure:
+    """Histogram of the fossil's share of each kept slice, with the keep threshold marked.
+
+    Parameters
+    ----------
+    foreground_fraction : (K,) array-like of float
+        One value per slice, in [0, 1].
+    min_foreground : float
+        The threshold below which slices were dropped.
+    bins : int
+        Histogram bins.
+
+    Returns
+    -------
+    Figure
+    """
+    values = np.asarray(foreground_fraction, dtype=float)
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.hist(values, bins=bins, color="#4c72b0")
+    ax.axvline(min_foreground, color="k", linestyle="--", label=f"min_foreground = {min_foreground}")
+    ax.set_xlabel("fossil pixels / slice pixels")
+    ax.set_ylabel("slices")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_split_balance(summary) -> Figure:
+    """Slices per species in each split, with the coefficient of variation in the legend.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :func:`fossilct.split.summarise_split`: one row per species, then ``ALL`` and ``CV_%``
+        rows; columns ``n_slices_<split>``.
+
+    Returns
+    -------
+    Figure
+    """
+    per_species = summary[~summary["species"].isin(["ALL", "CV_%"])]
+    cv = summary.set_index("species").loc["CV_%"]
+    positions = np.arange(len(per_species))
+    width = 0.8 / len(SPLIT_COLOURS)
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.5 * len(per_species) + 2), 3.5))
+    for k, (split, colour) in enumerate(SPLIT_COLOURS.items()):
+        ax.bar(positions + (k - 1) * width, per_species[f"n_slices_{split}"], width,
+               color=colour, label=f"{split} (CV {cv[f'n_slices_{split}']:.1f}%)")
+    ax.set_xticks(positions, per_species["species"], rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("slices")
+    ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig
