@@ -555,7 +555,7 @@ def prepare_volume(volume: np.ndarray, spacing_um=1.0, *, target_um: float | Non
         raise ValueError(f"`blur_sigma` and `crop_margin` must be >= 0; got {blur_sigma}, {crop_margin}.")
     iso, target = resample_isotropic(volume, spacing_um, target_um=target_um)
     sample = iso[::2 * _STRIDE, ::2 * _STRIDE, ::2 * _STRIDE]  # the robust range needs few voxels
-    if not np.all(np.isfinite(sample)):
+    if not np.isfinite(iso).all():
         raise ValueError("`volume` holds NaN/inf values; fix the file (fossilct.volumes rejects them).")
     range_low, range_high = (float(v) for v in np.percentile(sample, _RANGE_PERCENTILES))
     if range_high <= range_low:
