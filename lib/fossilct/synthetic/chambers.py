@@ -234,8 +234,21 @@ def carve_foramina(foramina: list[Foramen], chambers: list[Chamber], grid: Grid,
     """Open each foramen: calcite inside its ball and inside its chamber's inner solid -> lumen.
 
     Restricting the carving to the chamber's inner solid opens the septum between two chambers
-    without ever piercing the outer wall. A foramen whose ball reaches outside its chamber's outer
-    solid (the aperture of the last chamber) opens to the exterior on purpose.
+    without ever piercing the outer wall. The foramen of the last chamber may reach 1.5 times
+    beyond its outer solid: that is the aperture, open to the exterior on purpose.
+
+    Examples
+    --------
+    >>> grid, pose = Grid((9, 9, 15), (1.0, 1.0, 1.0)), Pose(np.eye(3), np.array([4.0, 4.0, 7.0]))
+    >>> pair = [Chamber(np.array([0, 0, z]), np.eye(3), np.full(3, 4.0), 2.0, wall_um=1.0)
+    ...         for z in (-2.5, 2.5)]
+    >>> outer, labels = np.zeros(grid.shape, bool), np.zeros(grid.shape, np.int32)
+    >>> rasterise_chambers(pair, grid, pose, outer, labels)
+    >>> int(labels[4, 4, 8])
+    0
+    >>> carve_foramina([Foramen(np.array([0, 0, 1.0]), 1.5, 1)], pair, grid, pose, outer, labels)
+    >>> int(labels[4, 4, 8])
+    2
     """
     for foramen in foramina:
         chamber = chambers[foramen.chamber]
@@ -259,7 +272,17 @@ def carve_foramina(foramina: list[Foramen], chambers: list[Chamber], grid: Grid,
 
 def rasterise_rods(rods: list[Rod], grid: Grid, pose: Pose, outer: np.ndarray,
                    labels: np.ndarray) -> None:
-    """Add solid rods: they become calcite (``outer`` True, ``labels`` 0) wherever they reach."""
+    """Add solid rods: they become calcite (``outer`` True, ``labels`` 0) wherever they reach.
+
+    Examples
+    --------
+    >>> grid, pose = Grid((9, 9, 9), (1.0, 1.0, 1.0)), Pose(np.eye(3), np.full(3, 4.0))
+    >>> outer, labels = np.zeros(grid.shape, bool), np.ones(grid.shape, np.int32)
+    >>> rod = Rod(np.array([-4.0, 0, 0]), np.array([4.0, 0, 0]), 1.0, 1.0)
+    >>> rasterise_rods([rod], grid, pose, outer, labels)
+    >>> int(outer.sum()), int(labels[:, 4, 4].max())
+    (45, 0)
+    """
     for rod in rods:
         start_v, end_v = pose.to_volume(rod.start), pose.to_volume(rod.end)
         reach = max(rod.radius_start_um, rod.radius_end_um)
@@ -283,7 +306,14 @@ _DIRECTIONS = np.array([(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k 
 
 
 def surface_points(chamber: Chamber) -> np.ndarray:
-    """26 points on the chamber's outer surface (shell frame), for bounding-sphere estimates."""
+    """26 points (26, 3) on the chamber's outer surface (shell frame), for bounding spheres.
+
+    Examples
+    --------
+    >>> ball = Chamber(np.zeros(3), np.eye(3), np.full(3, 2.0), 2.0, 0.0)
+    >>> bool(np.allclose(np.linalg.norm(surface_points(ball), axis=1), 2.0))
+    True
+    """
     local = _DIRECTIONS / np.linalg.norm(_DIRECTIONS, axis=1, keepdims=True)
     level = np.sum(np.abs(local / chamber.radii) ** chamber.exponent, axis=1) ** (1 / chamber.exponent)
     return chamber.centre + (local / level[:, None]) @ chamber.axes.T

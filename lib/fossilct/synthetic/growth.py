@@ -26,6 +26,20 @@ from fossilct.synthetic.chambers import Chamber, Foramen, Rod, surface_points
 __all__ = ["planispiral", "trochospiral", "serial", "uniserial", "conical", "assemble",
            "MODELS"]
 
+#: Lengths of the unit-space models are in proloculus radii; the spiral's outer radius at angle
+#: 0 (the first whorl around the proloculus).
+FIRST_WHORL_RADIUS = 1.9
+#: Spiral chambers span from ``RADIAL_START`` whorl heights inside the previous whorl over
+#: ``2 * RADIAL_HALF`` whorl heights: they rest on, and slightly overlap, the previous whorl.
+RADIAL_START = 0.15
+RADIAL_HALF = 0.6
+#: Tangential diameter of a spiral chamber in angular steps, before the species' ``overlap``:
+#: consecutive chambers overlap, and the overlap becomes the septum.
+TANGENTIAL_REACH = 1.6
+#: Stacked disc chambers rise by this many half heights each (overlap 0.7 half height).
+STACK_PITCH = 1.3
+#: Per-chamber size jitter is a normal deviate clipped at this many standard deviations.
+JITTER_CLIP = 2.5
 #: Foramen radius as a fraction of the smaller inner radius of the two chambers it joins.
 FORAMEN_FRACTION = 0.3
 #: Superellipsoid exponent of spiral chambers: a little boxy, so neighbours join along wedges.
@@ -46,7 +60,8 @@ def _spiral_axes(theta: float) -> np.ndarray:
 
 
 def _jittered(rng: np.random.Generator, amount: float, size: int = 3) -> np.ndarray:
-    return 1.0 + np.clip(rng.normal(0.0, amount, size), -2.5 * amount, 2.5 * amount)
+    return 1.0 + np.clip(rng.normal(0.0, amount, size), -JITTER_CLIP * amount,
+                         JITTER_CLIP * amount)
 
 
 def _sphere(centre, radius: float) -> Chamber:
@@ -65,11 +80,12 @@ def planispiral(shape: dict, rng: np.random.Generator) -> Growth:
     chambers = [_sphere((0, 0, 0), 1.0)]
     for i in range(1, shape["n_chambers"]):
         theta = i * step
-        r_out = 1.9 * math.exp(b * theta)
-        r_in = max(r_out / shape["whorl_ratio"], 0.85)
+        r_out = FIRST_WHORL_RADIUS * math.exp(b * theta)
+        r_in = max(r_out / shape["whorl_ratio"], 1.0 - RADIAL_START)
         height = r_out - r_in
-        centre_r = r_in + 0.45 * height
-        radii = np.array([0.6 * height, 0.5 * centre_r * step * (1.6 + shape["overlap"]),
+        centre_r = r_in + (RADIAL_HALF - RADIAL_START) * height
+        radii = np.array([RADIAL_HALF * height,
+                          0.5 * centre_r * step * (TANGENTIAL_REACH + shape["overlap"]),
                           shape["axial_ratio"] * r_out]) * _jittered(rng, shape["jitter"])
         axes = _spiral_axes(theta)
         centre = centre_r * axes[:, 0] + [0.0, 0.0, rng.normal(0, 0.02 * r_out)]
@@ -78,22 +94,28 @@ def planispiral(shape: dict, rng: np.random.Generator) -> Growth:
 
 
 def trochospiral(shape: dict, rng: np.random.Generator) -> Growth:
-    """Helicoid spire: a logarithmic spiral descending along z (apex up), chambers reaching
-    inwards by `reach` of their radius; with ``umbilical_pillars > 0`` an umbilical plug chamber
-    crossed by pillars closes the umbilicus (e.g. lockhartiids)."""
+    """Helicoid spire (e.g. lockhartiids): a logarithmic spiral descending along z, apex up.
+
+    The spire is ``spire_ratio`` times the final diameter high; each chamber reaches inwards
+    over ``reach`` of its outer radius (radial half-axis ``0.55 * reach * r``) and is
+    ``axial_ratio`` times as high as that. With ``umbilical_pillars > 0`` an umbilical plug
+    (half-axes 0.6 of the last whorl's radius and 0.8 of the last chamber's height, set 0.3 of
+    that height lower) closes the umbilicus, crossed by that many vertical pillars scattered
+    within 0.45 of the last radius (radius 0.07 of the last whorl's, tapering to 0.05).
+    """
     step = 2 * math.pi / shape["chambers_per_whorl"]
     b = math.log(shape["whorl_ratio"]) / (2 * math.pi)
     n = shape["n_chambers"]
     theta_end = (n - 1) * step
-    r_last = 1.9 * math.exp(b * theta_end)
+    r_last = FIRST_WHORL_RADIUS * math.exp(b * theta_end)
     spire = shape["spire_ratio"] * 2 * r_last
     chambers = [_sphere((0, 0, spire), 1.0)]
     for i in range(1, n):
         theta = i * step
-        r_out = 1.9 * math.exp(b * theta)
+        r_out = FIRST_WHORL_RADIUS * math.exp(b * theta)
         radial = 0.55 * shape["reach"] * r_out
         centre_r = r_out - radial
-        radii = np.array([radial, 0.5 * centre_r * step * (1.6 + shape["overlap"]),
+        radii = np.array([radial, 0.5 * centre_r * step * (TANGENTIAL_REACH + shape["overlap"]),
                           shape["axial_ratio"] * radial]) * _jittered(rng, shape["jitter"])
         axes = _spiral_axes(theta)
         centre = centre_r * axes[:, 0] + [0.0, 0.0, spire * (1 - theta / theta_end)]
@@ -108,15 +130,20 @@ def trochospiral(shape: dict, rng: np.random.Generator) -> Growth:
         for _ in range(shape["umbilical_pillars"]):
             r, a = 0.45 * r_last * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
             foot = plug_centre + [r * math.cos(a), r * math.sin(a), 0.0]
-            rods.append(Rod(foot - [0, 0, depth], foot + [0, 0, depth], 0.05 * r_last,
-                            0.04 * r_last))
+            rods.append(Rod(foot - [0, 0, depth], foot + [0, 0, depth], 0.07 * r_last,
+                            0.05 * r_last))
     return chambers, rods, n_sequence
 
 
 def serial(shape: dict, rng: np.random.Generator) -> Growth:
-    """Biserial or triserial growth (`n_series`): chambers alternate around a rising axis,
-    each ``growth`` times the previous, twisting by ``twist_deg`` per chamber; pillars in the
-    axial zone of the last chambers (e.g. chrysalinids)."""
+    """Biserial or triserial growth (`n_series`; e.g. chrysalinids).
+
+    Chamber i has size ``growth ** i``: half-axes 0.8 (radial), 0.9 (tangential) and
+    ``height_ratio`` times the size, centred ``spread`` sizes off the axis at polar angle
+    ``i * (360 / n_series + twist_deg)`` degrees; each rises by ``1.7 / n_series`` half heights,
+    so chambers of one series overlap the one below. ``n_pillars`` vertical pillars cross the
+    last two rounds of chambers within half the final spread of the axis.
+    """
     n_series = shape["n_series"]
     chambers = [_sphere((0, 0, 0), 1.0)]
     z = 0.6
@@ -148,7 +175,7 @@ def _stack(z0: float, levels: list[tuple[float, float]], shape: dict,
     chambers = []
     z = z0
     for k, (radius, half_height) in enumerate(levels):
-        z += 1.3 * half_height
+        z += STACK_PITCH * half_height
         radii = np.array([radius, radius, half_height]) * _jittered(rng, shape["jitter"])
         sideways = bend * levels[0][0] * (k / len(levels)) ** 2
         chambers.append(Chamber(np.array([sideways, 0.0, z]), np.eye(3), radii, exponent, 0.0,
@@ -159,8 +186,14 @@ def _stack(z0: float, levels: list[tuple[float, float]], shape: dict,
 
 
 def uniserial(shape: dict, rng: np.random.Generator) -> Growth:
-    """A small planispiral coil (axis y) whose last chamber opens upwards into a flaring
-    uniserial stack of disc chambers with radial chamberlets (e.g. rhapydioninids)."""
+    """A planispiral coil, then a flaring uniserial stack (e.g. rhapydioninids).
+
+    The coil (``n_coil`` chambers, 5 per whorl, whorl ratio 2.2) lies in the x-z plane with its
+    last chamber on top; above it, ``n_uniserial`` rounded discs (exponent 2.5) start at 1.1
+    times the last coil chamber, widen by ``flare`` and heighten by half that per chamber, are
+    ``height_ratio`` times as high as wide, and are split into ``n_radial`` chamberlets outside
+    the central ``zone``.
+    """
     coil_shape = dict(n_chambers=shape["n_coil"], chambers_per_whorl=5, whorl_ratio=2.2,
                       overlap=0.3, axial_ratio=0.45, jitter=shape["jitter"])
     coil, _, _ = planispiral(coil_shape, rng)
@@ -181,9 +214,14 @@ def uniserial(shape: dict, rng: np.random.Generator) -> Growth:
 
 
 def conical(shape: dict, rng: np.random.Generator) -> Growth:
-    """Apical embryon, then discoidal chambers widening at the apical angle; a marginal zone
-    split by radial plates (and, with ``n_layers > 1``, rafters) around a central zone crossed
-    by pillars (e.g. orbitolinids)."""
+    """Apical embryon, then a cone of discoidal chambers (e.g. orbitolinids).
+
+    Three small embryonic chambers sit at the apex; disc k has half height ``height_ratio``
+    (growing 3% per chamber) and radius ``1.2 + h_k * tan(apical_angle / 2)`` at its height
+    h_k. Outside the central ``zone`` each disc is split by ``n_radial`` radial plates and,
+    with ``n_layers > 1``, by rafters; ``n_pillars`` vertical pillars (radius a quarter of the
+    half height) cross the central zone from the third disc to the last.
+    """
     chambers = [_sphere((0, 0, 0), 1.0), _sphere((0.9, 0.3, 0.5), 0.9),
                 _sphere((-0.2, 0.9, 0.9), 1.0)]
     half_angle = math.radians(shape["apical_angle_deg"]) / 2
@@ -191,7 +229,7 @@ def conical(shape: dict, rng: np.random.Generator) -> Growth:
     half_height = shape["height_ratio"]
     levels = []
     for k in range(n):
-        height = 1.3 * half_height * (k + 1)
+        height = STACK_PITCH * half_height * (k + 1)
         levels.append((1.2 + height * math.tan(half_angle), half_height * (1 + 0.03 * k)))
     stack = _stack(0.2, levels, shape, rng, exponent=2.0, n_layers=shape["n_layers"])
     rods = []
@@ -241,6 +279,17 @@ def assemble(chambers: list[Chamber], rods: list[Rod], *, size_um: float, wall_u
     chambers : list of Chamber
     foramina : list of Foramen
     rods : list of Rod
+
+    Examples
+    --------
+    >>> shape = dict(n_chambers=12, chambers_per_whorl=8, whorl_ratio=2.2, axial_ratio=0.5,
+    ...              overlap=0.2, jitter=0.0)
+    >>> chambers, rods, n = planispiral(shape, np.random.default_rng(0))
+    >>> chambers, foramina, rods = assemble(chambers, rods, size_um=500.0, wall_um=10.0,
+    ...                                     partition_um=7.0, n_sequence=n)
+    >>> reach = max(np.linalg.norm(surface_points(c), axis=1).max() for c in chambers)
+    >>> round(float(reach)), len(foramina)
+    (250, 12)
     """
     points = [surface_points(c) for c in chambers]
     for rod in rods:

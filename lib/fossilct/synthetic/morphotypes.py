@@ -66,9 +66,9 @@ _CATALOGUE: dict[str, tuple[str, tuple[float, float], dict]] = {
         chambers_per_whorl=(12, 17), septulum_frac=(0.035, 0.05), wall_frac=(0.016, 0.021),
         nucleus_tilt_deg=(30.0, 80.0))),
     "chrysalidina_like": ("triserial", (500.0, 1300.0), dict(
-        n_chambers=(15, 22), n_series=3, growth=(1.08, 1.12), twist_deg=(3.0, 12.0),
-        spread=(0.55, 0.7), height_ratio=(0.35, 0.5), n_pillars=(3, 7), jitter=(0.03, 0.06),
-        wall_frac=(0.018, 0.025))),
+        n_chambers=(18, 26), n_series=3, growth=(1.06, 1.09), twist_deg=(3.0, 12.0),
+        spread=(0.6, 0.75), height_ratio=(0.3, 0.4), n_pillars=(5, 9), jitter=(0.03, 0.06),
+        wall_frac=(0.02, 0.027))),
     "ataxophragmium_like": ("agglutinated", (600.0, 1500.0), dict(
         n_chambers=(9, 13), chambers_per_whorl=(3.3, 4.2), whorl_ratio=(1.6, 2.0),
         spire_ratio=(0.5, 0.7), axial_ratio=(0.9, 1.1), reach=(0.6, 0.8), overlap=(0.2, 0.35),
@@ -89,13 +89,13 @@ _CATALOGUE: dict[str, tuple[str, tuple[float, float], dict]] = {
         n_radial=(11, 16), n_layers=2, zone=(0.5, 0.65), n_pillars=(6, 11), jitter=(0.02, 0.05),
         wall_frac=(0.016, 0.022))),
     "elphidiella_like": ("planispiral", (400.0, 1000.0), dict(
-        n_chambers=(17, 26), chambers_per_whorl=(9, 12), whorl_ratio=(2.0, 2.6),
+        n_chambers=(22, 32), chambers_per_whorl=(11, 15), whorl_ratio=(1.8, 2.3),
         axial_ratio=(0.5, 0.65), overlap=(0.15, 0.3), jitter=(0.03, 0.06),
         wall_frac=(0.02, 0.028))),
     "lockhartia_like": ("trochospiral", (500.0, 1400.0), dict(
         n_chambers=(14, 20), chambers_per_whorl=(5.0, 7.0), whorl_ratio=(1.8, 2.3),
-        spire_ratio=(0.3, 0.45), axial_ratio=(0.6, 0.8), reach=(0.7, 0.9), overlap=(0.15, 0.3),
-        umbilical_pillars=(5, 10), jitter=(0.03, 0.06), wall_frac=(0.02, 0.028))),
+        spire_ratio=(0.35, 0.5), axial_ratio=(0.6, 0.8), reach=(0.7, 0.9), overlap=(0.15, 0.3),
+        umbilical_pillars=(10, 18), jitter=(0.03, 0.06), wall_frac=(0.026, 0.034))),
     "orbitoides_like": ("annular", (1200.0, 3500.0), dict(
         _DISC, thickness_ratio=(0.2, 0.32), embryon_ratio=(0.09, 0.13), ring_ratio=(0.09, 0.12),
         equatorial_ratio=(0.05, 0.065), chamberlet_ratio=(0.09, 0.12), lateral_layers=(2, 3),

@@ -143,6 +143,29 @@ def mount_mask(fossil: np.ndarray, grid: Grid, pose: Pose, mount: dict | None,
     The pin runs along the rotation (plane) axis, tilted by ``tilt_deg``, from the point where
     that line leaves the fossil to the border of the volume; it never overlaps the fossil and
     touches it at the glue blob.
+
+    Parameters
+    ----------
+    fossil : (P, M, N) ndarray of bool
+    grid, pose : Grid, Pose
+    mount : dict or None
+        ``nuisance['mount']``: ``radius_frac`` (pin radius / specimen diameter), ``tilt_deg``,
+        ``azimuth_deg``, ``from_top``, ``glue_ratio`` (glue blob radius / pin radius).
+    bounding_radius_um : float
+
+    Returns
+    -------
+    (P, M, N) ndarray of bool
+
+    Examples
+    --------
+    >>> grid, pose = Grid((16, 16, 16), (1.0, 1.0, 1.0)), Pose(np.eye(3), np.full(3, 7.5))
+    >>> p, r, c = np.mgrid[:16, :16, :16]
+    >>> fossil = (p - 7.5) ** 2 + (r - 7.5) ** 2 + (c - 7.5) ** 2 < 16
+    >>> pin = dict(radius_frac=0.1, tilt_deg=0.0, azimuth_deg=0.0, from_top=True, glue_ratio=1.5)
+    >>> mount = mount_mask(fossil, grid, pose, pin, 4.0)
+    >>> bool(mount[0].any()), bool((mount & fossil).any()), bool(mount[-1].any())
+    (True, False, False)
     """
     mask = np.zeros(fossil.shape, bool)
     if mount is None or not fossil.any():
@@ -195,6 +218,36 @@ def render(geometry: ShellGeometry, mount: np.ndarray, grid: Grid, pose: Pose,
 
     Calcite is ``calcite`` (agglutinated walls vary by ``GRAIN_CONTRAST`` with their grains),
     sediment infill (`infill_density`) and the pin are fractions of it, air is ``background``.
+
+    Parameters
+    ----------
+    geometry : ShellGeometry
+    mount : (P, M, N) ndarray of bool
+    grid, pose : Grid, Pose
+    design : ShellDesign
+    nuisance : dict
+        From `sample_nuisance`.
+    infill_density : float
+        Sediment intensity relative to calcite.
+
+    Returns
+    -------
+    (P, M, N) ndarray of float32
+
+    Examples
+    --------
+    >>> from fossilct.synthetic.shells import ShellDesign, ShellGeometry
+    >>> fossil = np.zeros((8, 8, 8), bool)
+    >>> fossil[2:6, 2:6, 2:6] = True
+    >>> labels = np.zeros((8, 8, 8), np.int32)
+    >>> labels[3:5, 3:5, 3:5] = 1
+    >>> geometry = ShellGeometry(fossil, labels, np.zeros_like(fossil))
+    >>> grid, pose = Grid((8, 8, 8), (1.0, 1.0, 1.0)), Pose(np.eye(3), np.full(3, 3.5))
+    >>> nuisance = dict(sample_nuisance(rng=0), cupping=0.0, noise_sigma=0.0, ring_count=0)
+    >>> volume = render(geometry, np.zeros_like(fossil), grid, pose, ShellDesign(4.0),
+    ...                 nuisance, infill_density=0.5)
+    >>> volume.dtype.name, bool(volume[2, 2, 2] > volume[0, 0, 0])
+    ('float32', True)
     """
     calcite = np.float32(nuisance["calcite"])
     density = np.zeros(grid.shape, np.float32)

@@ -50,7 +50,13 @@ class SyntheticSpecimen:
 
 
 def check_size(size: object) -> int:
-    """Return `size` if it is an int >= `MIN_SIZE`; raise TypeError / ValueError otherwise."""
+    """Return `size` if it is an int >= `MIN_SIZE`; raise TypeError / ValueError otherwise.
+
+    Examples
+    --------
+    >>> check_size(64)
+    64
+    """
     if isinstance(size, bool) or not isinstance(size, numbers.Integral):
         raise TypeError(f"`size` must be an int (voxels along rows and columns); got "
                         f"{type(size).__name__} {size!r}.")
