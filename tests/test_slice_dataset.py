@@ -1,0 +1,135 @@
+"""Tests of fossilct.slice_dataset: the on-disk builder (PNGs, manifest, counts, examples)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import cv2
+
+from fossilct import manifest, slice_dataset, specimens, split, synthetic, volumes
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """A small synthetic data folder (3 species x 3 specimens, some re-scans) and its inventory."""
+    folder = tmp_path_factory.mktemp("data")
+    synthetic.write_dataset(folder, n_species=3, n_specimens=3, size=40, seed=1, rescan_fraction=0.4)
+    inventory = specimens.build_inventory(specimens.read_specimen_table(folder), folder)
+    inventory, _ = specimens.select_species(inventory, min_specimens=3)
+    return folder, inventory
+
+
+@pytest.fixture(scope="module")
+def built(dataset, tmp_path_factory):
+    folder, inventory = dataset
+    out = tmp_path_factory.mktemp("slices")
+    result = slice_dataset.build_slice_dataset(inventory, folder, out, quota_per_species=45,
+                                               image_size=32, seed=3, progress=False)
+    return out, result
+
+
+def test_manifest_meets_its_contract(built):
+    out, result = built
+    frame = manifest.read_manifest(out / "manifest.csv")
+    manifest.check_manifest(frame, root=out)
+    assert list(frame.columns) == list(manifest.MANIFEST_COLUMNS)
+    assert (frame["split"] == "").all()
+    assert (frame["foreground_fraction"] >= 0.02).all()
+    pd.testing.assert_frame_equal(frame, result.manifest)
+
+
+def test_pngs_are_8bit_gray_of_image_size(built):
+    out, result = built
+    for path in result.manifest["path"].iloc[::10]:
+        image = cv2.imread(str(out / path), cv2.IMREAD_UNCHANGED)
+        assert image.dtype == np.uint8 and image.shape == (32, 32)
+        assert image.max() > 0 and image[0, 0] == 0
+
+
+def test_quota_per_species_and_counts(built, dataset):
+    _, result = built
+    per_species = result.manifest.groupby("species").size()
+    counts = result.counts
+    assert list(counts.columns) == list(slice_dataset.COUNT_COLUMNS)
+    assert len(counts) == len(dataset[1])
+    assert (counts["written"] + counts["shortfall"] == counts["requested"]).all()
+    assert counts.groupby("species")["requested"].sum().eq(45).all()
+    assert (per_species == counts.groupby("species")["written"].sum()).all()
+    assert per_species.min() >= 40  # small volumes may fall short by a few, never silently
+    assert (counts["error"] == "").all()
+    assert set(counts["threshold_method"]) <= {"otsu", "noise_floor"}
+
+
+def test_rescans_keep_their_specimen(built, dataset):
+    _, result = built
+    table = dataset[1].set_index("file")["specimen_id"]
+    assert (result.manifest["specimen_id"] == result.manifest["file"].map(table)).all()
+    assert result.manifest.groupby("specimen_id")["file"].nunique().max() >= 2
+
+
+def test_rebuild_is_byte_identical_whatever_the_worker_count(built, dataset, tmp_path):
+    out, _ = built
+    folder, inventory = dataset
+    again = slice_dataset.build_slice_dataset(inventory, folder, tmp_path, quota_per_species=45,
+                                              image_size=32, seed=3, n_workers=2, progress=False)
+    assert (tmp_path / "manifest.csv").read_bytes() == (out / "manifest.csv").read_bytes()
+    first = again.manifest["path"].iloc[0]
+    assert (tmp_path / first).read_bytes() == (out / first).read_bytes()
+    other = slice_dataset.build_slice_dataset(inventory, folder, tmp_path, quota_per_species=45,
+                                              image_size=32, seed=4, progress=False)
+    assert not other.manifest["slice_id"].equals(again.manifest["slice_id"])
+
+
+def test_split_of_the_built_manifest(built):
+    out, result = built
+    outcome = split.split_by_specimen(result.manifest, val_target=15, val_cap=20, rng=0)
+    applied = split.apply_split(result.manifest, outcome)
+    split.check_split(applied)
+    manifest.check_manifest(applied, root=out)
+
+
+def test_examples_for_the_gallery(built):
+    out, _ = built
+    examples = slice_dataset.load_examples(out)
+    assert len(examples) >= 3 and examples["species"].nunique() == 3
+    row = examples.iloc[0]
+    assert row["raw"].shape == row["mask"].shape and row["mask"].dtype == bool
+    assert row["image"].shape == (32, 32)
+
+
+def test_bad_files_are_counted_not_fatal(dataset, tmp_path):
+    folder, inventory = dataset
+    broken = tmp_path / "data"
+    broken.mkdir()
+    (broken / "empty.npy").write_bytes(b"not a numpy file")
+    volumes.save_volume(broken / "flat.npy", np.full((20, 20, 20), 3.0, np.float32), (1, 1, 1))
+    noise = np.random.default_rng(0).normal(0, 1, (24, 24, 24)).astype(np.float32)
+    volumes.save_volume(broken / "noise.npz", noise, (1, 1, 1))
+    table = pd.DataFrame({"file": ["empty.npy", "flat.npy", "noise.npz"],
+                          "species": ["x", "x", "x"], "specimen_id": ["a", "b", "c"],
+                          "voxel_size_um": [1.0, 1.0, 1.0]})
+    result = slice_dataset.build_slice_dataset(table, broken, tmp_path / "out", quota_per_species=6,
+                                               image_size=32, progress=False)
+    errors = result.counts.set_index("file")["error"]
+    assert all(errors != "") and len(result.manifest) == 0
+    assert "constant" in errors["flat.npy"] and "fossil" in errors["noise.npz"]
+    assert (tmp_path / "out" / "manifest.csv").is_file()
+
+
+def test_builder_errors(dataset, tmp_path):
+    folder, inventory = dataset
+    with pytest.raises(TypeError, match="must be a pandas DataFrame"):
+        slice_dataset.build_slice_dataset([], folder, tmp_path, quota_per_species=5)
+    with pytest.raises(ValueError, match=r"lacks columns \['species'\]"):
+        slice_dataset.build_slice_dataset(inventory.drop(columns="species"), folder, tmp_path,
+                                          quota_per_species=5)
+    with pytest.raises(ValueError, match="No file is selected"):
+        slice_dataset.build_slice_dataset(inventory.assign(selected=False), folder, tmp_path,
+                                          quota_per_species=5)
+    with pytest.raises(FileNotFoundError, match="is not a folder"):
+        slice_dataset.build_slice_dataset(inventory, tmp_path / "absent", tmp_path,
+                                          quota_per_species=5)
+    with pytest.raises(ValueError, match="`n_workers` must be >= 1"):
+        slice_dataset.build_slice_dataset(inventory, folder, tmp_path, quota_per_species=5,
+                                          n_workers=0)
+    with pytest.raises(FileNotFoundError, match="No gallery examples"):
+        slice_dataset.load_examples(tmp_path / "nothing")
