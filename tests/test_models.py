@@ -169,3 +169,22 @@ def test_missing_imagenet_weights_fail_fast_and_say_how_to_fix(tmp_path, monkeyp
         in message
     assert str(expected) in message and "weights=<path" in message
     assert isinstance(info.value, FileNotFoundError)
+
+
+def test_architecture_yaml_files_match_the_registry():
+    import yaml
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "parameters" / "architectures"
+    files = {path.stem: yaml.safe_load(path.read_text()) for path in folder.glob("*.yaml")}
+    assert set(files) == set(models.ARCHITECTURES)
+    for arch, content in files.items():
+        assert list(content) == ["04_train"], arch
+        block = content["04_train"]
+        assert set(block) == {"image_size", "batch_size", "unfreeze"}, arch
+        assert models.resolve_input_size(arch, block["image_size"]) == block["image_size"]
+        assert block["unfreeze"] == "all" and block["batch_size"] in (16, 32)
+    study = ("convnext_base", "convnext_large", "effv2s", "effv2l", "nasnet_large", "mobilenet",
+             "resnet101v2")
+    for arch in study:  # the study's sizes are the registry's native ones
+        assert files[arch]["04_train"]["image_size"] == models.resolve_input_size(arch)
