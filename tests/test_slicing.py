@@ -296,7 +296,7 @@ def _mask_scores(specimen):
     return np.mean(ours[truth]), np.mean(ours[far]) if far.any() else 0.0
 
 
-@pytest.mark.parametrize("species", ["alveolina_like", "fallotia_like", "coskinolina_like"])
+@pytest.mark.parametrize("species", ["alveolina_like", "minoxia_like", "coskinolina_like"])
 def test_generated_mount_is_removed_and_fossil_kept(species):
     recall, mount_kept = _mask_scores(_mounted_specimen(species, 0, 56))
     assert recall >= 0.95
@@ -305,9 +305,9 @@ def test_generated_mount_is_removed_and_fossil_kept(species):
 
 @pytest.mark.slow
 def test_generated_masks_all_species():
-    # measured (56-80^3, 12 species): 97 % of fossil voxels kept, 4-10 % of mount voxels left,
-    # mostly glue next to thin discs (orbitoides_like), see fossilct.slicing.volume "Limits"
+    # measured (56-80^3, 12 species): 99 % of fossil voxels kept, 3-15 % of mount voxels left on
+    # average, mostly pins next to thin discs, see fossilct.slicing.volume "Limits"
     scores = np.array([_mask_scores(_mounted_specimen(species, 0, 64)) for species in synthetic.SPECIES])
-    assert scores[:, 0].mean() >= 0.95       # fossil voxels kept (shell + lumen)
+    assert scores[:, 0].mean() >= 0.97 and scores[:, 0].min() >= 0.95  # fossil voxels kept
     assert np.median(scores[:, 1]) <= 0.05   # mount voxels left in the fossil mask
     assert scores[:, 1].mean() <= 0.1

@@ -170,12 +170,14 @@ def otsu_threshold(hist) -> int:
     120
     """
     hist = np.asarray(hist, dtype=np.float64)
-    levels = np.arange(hist.size, dtype=np.float64)
-    p = hist / hist.sum()
-    w0 = np.cumsum(p)
-    mu = np.cumsum(p * levels)
+    return _otsu(hist, np.cumsum(hist), np.cumsum(hist * np.arange(hist.size)))
+
+
+def _otsu(hist: np.ndarray, w0: np.ndarray, mu: np.ndarray) -> int:
+    """Otsu from cumulative counts `w0` and cumulative first moments `mu` (unnormalised)."""
+    total, mean_total = w0[-1], mu[-1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        between = (mu[-1] * w0 - mu) ** 2 / (w0 * (1.0 - w0))
+        between = (mean_total * w0 - total * mu) ** 2 / (w0 * (total - w0))
     between[~np.isfinite(between)] = 0.0
     # empty bins make a plateau of equal variance: take its middle, not its first level
     best = np.flatnonzero(between >= between.max() * (1 - 1e-12))
@@ -214,11 +216,17 @@ def foreground_threshold(hist, *, noise_floor_sigmas: float = DEFAULT_NOISE_FLOO
     """
     hist = np.asarray(hist, dtype=np.float64)
     levels = np.arange(hist.size, dtype=np.float64)
-    otsu = otsu_threshold(hist)
+    w0 = np.cumsum(hist)
+    moment1 = np.cumsum(hist * levels)
+    otsu = _otsu(hist, w0, moment1)
     mode = int(np.argmax(hist[:otsu + 1]))
-    lower = levels < mode
-    weight = hist[lower].sum()
-    spread = np.sqrt(np.sum(hist[lower] * (levels[lower] - mode) ** 2) / weight) if weight else 0.0
+    # spread of the peak's lower half (levels below the mode), from cumulative moments
+    weight = w0[mode - 1] if mode > 0 else 0.0
+    if weight > 0:
+        moment2 = float(np.dot(hist[:mode], (levels[:mode] - mode) ** 2))
+        spread = np.sqrt(moment2 / weight)
+    else:
+        spread = 0.0
     floor = mode + float(noise_floor_sigmas) * max(float(spread), 0.5)
     if otsu >= floor:
         return otsu, "otsu", floor

@@ -2,8 +2,8 @@
 
 :func:`plan_slices`: planes are cut one voxel apart; for each normal of the plane set the
 fossil area of every plane is estimated from the projection of the analysis-grid silhouette,
-and planes estimated to reach ``min_foreground`` of the slice frame (with some slack) are
-candidates. Candidates are ordered round-robin over the normals (in a seeded order) and, within
+and planes estimated to reach ``min_foreground`` of the slice frame are candidates (the
+estimate is on the coarse 3-D silhouette; the exact rule is applied to each cut slice). Candidates are ordered round-robin over the normals (in a seeded order) and, within
 a normal, in bit-reversed order with a seeded cyclic shift, so that any prefix of the order
 spreads evenly over planes and positions; each candidate gets its own random tilt
 (``jitter_deg``, uniform over the spherical cap).
@@ -48,7 +48,6 @@ DEFAULT_MIN_FOREGROUND = 0.02
 DEFAULT_JITTER_DEG = 5.0
 DEFAULT_OVERSAMPLE = 2.0
 
-_CANDIDATE_SLACK = 0.75  # planes estimated at >= 75 % of min_foreground are tried (exact check after)
 _CHUNK = 32  # slices sampled per call in iter_slices
 
 
@@ -130,7 +129,7 @@ def plan_slices(prepared: PreparedVolume, plane_set: planes_mod.PlaneSet, *, n_s
     for rank_normal, k in enumerate(normal_order):
         offsets, area = coverage[k]
         fraction = area / frame_area
-        candidates = np.flatnonzero(fraction >= _CANDIDATE_SLACK * float(min_foreground))
+        candidates = np.flatnonzero(fraction >= float(min_foreground))
         order = _bit_reversed_order(candidates.size)
         if candidates.size:
             order = (order + int(rng.integers(candidates.size))) % candidates.size

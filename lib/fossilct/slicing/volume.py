@@ -26,19 +26,25 @@ Steps of :func:`prepare_volume` (about 0.4 s for a 256^3 volume on one core):
      still enclosed in most sections): shell + lumen + infill;
    - mount: a mounting pin, stem or glue rod is long, thin and leaves the field of view, while
      the fossil is compact. An opening of the silhouette with a ball of radius
-     ``mount_opening_fraction`` times the silhouette's largest inscribed radius keeps the
-     compact body; of the thinner pieces it cuts, those that touch the volume border are the
-     mount, the others (spines, thin rims, necks between chambers) stay fossil. This is
-     geometric, so it works whether the mount is brighter or darker than calcite, and spines
-     are kept because they do not run to the border. The glue blob where the pin meets the
-     shell is thicker than the pin and survives the opening; the mount is therefore extended
-     by the material connected to the pin's cut within ``mount_growth`` pin radii of the cut's
-     centre and more than one voxel outside the calcite silhouette (so neither the shell's
-     walls nor the fossil's surface layer are taken).
+     ``mount_opening_fraction`` (0.5) times the silhouette's largest inscribed radius (at
+     least 1.5 times the thickest section crossing the volume's faces, at most 0.8 times the
+     inscribed radius) keeps the compact body. Of the thinner pieces it cuts, those that touch
+     the volume border may hold a pin: the pin is the part that runs from the border to at
+     least two voxels away from the body, extended to the body along its fitted axis; thin
+     rims and tips of the fossil that the pin touches, spines and necks between chambers stay
+     fossil. This is geometric, so it works whether the mount is brighter or darker than
+     calcite, and spines are kept because they do not run to the border. The glue blob where
+     the pin meets the shell is thicker than the pin and survives the opening; the mount is
+     therefore extended by the material connected to the pin's cut within ``mount_growth``
+     pin radii of the cut's centre and more than one voxel outside the calcite silhouette (so
+     neither the shell's walls nor the fossil's surface layer are taken).
    - the fossil is the largest connected component of the silhouette without the mount.
 
-   Limits: a mount as thick as the fossil is not recognised; thin fossil parts that touch the
-   pin (a rim next to the glue) or the volume border (a truncated scan) go with the mount.
+   Limits (measured on the synthetic scans with a pin forced on, 56-80^3: 99 % of the fossil's
+   voxels kept, 3-15 % of the mount's voxels left on average): a pin as thick as the fossil
+   (next to thin discs such as orbitoides_like or elphidiella_like) survives the opening and is
+   kept, and so is most of its glue; a fossil part that is thinner than the opening and runs
+   to the volume border (a truncated scan) is taken for a pin.
 
 5. Output scale: the volume is clipped to the 1st percentile of all voxels and the 99th
    percentile of the material voxels and scaled to 8 bits. (The study clipped to the 1st and
@@ -84,6 +90,9 @@ DEFAULT_MOUNT_GROWTH = 2.0
 DEFAULT_MIN_FOSSIL_FRACTION = 1e-3
 DEFAULT_CROP_MARGIN = 4
 
+_PIN_OPENING_MARGIN = 1.5  # the opening's radius is at least 1.5x the thickest border section
+_MAX_OPENING_FRACTION = 0.8  # ...but at most 0.8x the inscribed radius, so the body survives
+_PIN_MIN_DISTANCE = 2  # analysis voxels from the body (chessboard) that only a pin reaches
 _STRIDE = 2  # histograms and percentiles from every 2nd voxel per axis: 8x cheaper
 _RANGE_PERCENTILES = (0.01, 99.99)  # analysis scale: robust min and max
 
@@ -291,6 +300,56 @@ def _touches_border(mask: np.ndarray) -> bool:
     return bool(mask[[0, -1]].any() or mask[:, [0, -1]].any() or mask[:, :, [0, -1]].any())
 
 
+def _border_section_radius(mask: np.ndarray) -> float:
+    """Largest inscribed radius of the mask's sections on the six faces of the volume (2-D)."""
+    best = 0.0
+    for axis in range(3):
+        for index in (0, -1):
+            face = np.ascontiguousarray(np.take(mask, index, axis=axis)).astype(np.uint8)
+            if face.any():
+                padded = cv2.copyMakeBorder(face, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+                best = max(best, float(cv2.distanceTransform(padded, cv2.DIST_L2, 5).max()))
+    return best
+
+
+def _pins(thin: np.ndarray, candidates: np.ndarray, body: np.ndarray) -> np.ndarray:
+    """The pin-shaped part of each thin piece that touches the border.
+
+    A thin piece can hold a pin and a thin rim or tip of the fossil that the pin happens to
+    touch. The pin is the part that runs from the border away from the body: the piece's
+    voxels at least ``_PIN_MIN_DISTANCE`` from the body that connect to the border. A line
+    (principal axis) fitted to them extends the pin to the body: the piece's voxels within
+    1.5 pin radii of that line, on the pin's side, are the mount too; the rest stays fossil.
+    A piece that only grazes the border (nothing that far) is fossil.
+    """
+    distance = ndi.distance_transform_cdt(~body, metric="chessboard")
+    mount = np.zeros(thin.shape, bool)
+    for label in candidates:
+        piece = thin == label
+        far, _ = ndi.label(piece & (distance >= _PIN_MIN_DISTANCE), structure=np.ones((3, 3, 3)))
+        pin = np.isin(far, _border_labels(far))
+        points = np.argwhere(pin).astype(np.float64)
+        if len(points) < 2:
+            continue
+        centre = points.mean(axis=0)
+        direction = np.linalg.svd(points - centre, full_matrices=False)[2][0]
+        along = (points - centre) @ direction
+        radius = np.percentile(np.sqrt(np.maximum(
+            np.sum((points - centre) ** 2, axis=1) - along ** 2, 0.0)), 90) + 1.0
+        # the pin's end nearest the body: orient the axis from the border towards the body
+        near_end = points[np.argmin(distance[tuple(points.astype(int).T)])]
+        toward_body = 1.0 if (near_end - centre) @ direction > 0 else -1.0
+        stop = toward_body * ((near_end - centre) @ direction) + 2 * radius
+        rest = np.argwhere(piece & ~pin).astype(np.float64)
+        rel = rest - centre
+        t = toward_body * (rel @ direction)
+        across = np.sqrt(np.maximum(np.sum(rel ** 2, axis=1) - (rel @ direction) ** 2, 0.0))
+        stub = rest[(across <= 1.5 * radius) & (t <= stop)].astype(int)
+        mount |= pin
+        mount[tuple(stub.T)] = True
+    return mount
+
+
 def _grow_mount(mount: np.ndarray, silhouette: np.ndarray, depth: np.ndarray,
                 calcite: np.ndarray, closing_voxels: float, growth: float) -> np.ndarray:
     """Add the glue blob: material next to where each pin was cut, outside the shell's walls.
@@ -416,14 +475,21 @@ def fossil_masks(material: np.ndarray, calcite: np.ndarray | None = None, *,
         )
     # pad by one so that the volume border counts as outside for the inscribed radius
     depth = ndi.distance_transform_edt(np.pad(silhouette, 1))
-    radius = float(mount_opening_fraction) * float(depth.max())
+    inscribed = float(depth.max())
+    # the opening must also cut the thickest structure crossing the border (a pin's section)
+    radius = float(mount_opening_fraction) * inscribed
+    if radius > 0:
+        radius = min(max(radius, _PIN_OPENING_MARGIN * _border_section_radius(silhouette)),
+                     _MAX_OPENING_FRACTION * inscribed)
     depth = depth[1:-1, 1:-1, 1:-1]
     mount = np.zeros_like(silhouette)
     if radius >= 1.0:
         core = np.pad(depth > radius, 1)
         body = (ndi.distance_transform_edt(~core) <= radius)[1:-1, 1:-1, 1:-1] & silhouette
         thin, _ = ndi.label(silhouette & ~body, structure=np.ones((3, 3, 3)))
-        mount = np.isin(thin, _border_labels(thin))
+        candidates = _border_labels(thin)
+        if candidates.size:
+            mount = _pins(thin, candidates, body)
     if mount.any() and mount_growth > 0:
         mount = _grow_mount(mount, silhouette, depth, _block_any(calcite, factor),
                             float(closing_voxels), float(mount_growth))
