@@ -102,6 +102,18 @@ def test_mount_touches_border_and_shell(specimens):
         assert (grown & specimen.fossil_mask).any(), name
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_mount_touches_curved_and_broken_shells(seed):
+    for name in ("rhapydionina_like", "baculogypsina_like", "alveolina_like"):
+        morph = sample_morphology(name, rng=seed)
+        morph["taphonomy"] = dict(morph["taphonomy"], breakage=("cap", "chunk")[seed % 2])
+        specimen = make_specimen(name, size=24, rng=seed, morph=morph,
+                                 nuisance=_with_mount(seed))
+        grown = ndimage.binary_dilation(specimen.mount_mask, structure=FULL_CONNECTIVITY)
+        assert (grown & specimen.fossil_mask).any(), (name, seed)
+        assert not (specimen.mount_mask & specimen.fossil_mask).any()
+
+
 def test_mount_absent_without_pin():
     nuisance = dict(sample_nuisance(rng=1), mount=None)
     specimen = make_specimen("minoxia_like", size=SIZE, rng=1, nuisance=nuisance)
@@ -248,6 +260,14 @@ def test_bad_size_rng_and_morph_raise():
                       morph={k: v for k, v in morph.items() if k != "shape"})
     with pytest.raises(TypeError, match="`morph` must be a dict"):
         make_specimen("minoxia_like", size=32, rng=0, morph=[1, 2])
+    nuisance = sample_nuisance(rng=0)
+    with pytest.raises(ValueError, match=r"`nuisance` lacks the keys \['fill'\]"):
+        make_specimen("minoxia_like", size=32, rng=0,
+                      nuisance={k: v for k, v in nuisance.items() if k != "fill"})
+    with pytest.raises(ValueError, match=r"`nuisance\['anisotropy'\]` .* must be >= 1; got 0.5"):
+        make_specimen("minoxia_like", size=32, rng=0, nuisance=dict(nuisance, anisotropy=0.5))
+    with pytest.raises(TypeError, match="`nuisance` must be a dict"):
+        make_specimen("minoxia_like", size=32, rng=0, nuisance="noisy")
 
 
 @pytest.mark.parametrize("kwargs, error, pattern", [

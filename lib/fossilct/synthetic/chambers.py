@@ -213,19 +213,26 @@ def rasterise_chambers(chambers: list[Chamber], grid: Grid, pose: Pose, outer: n
         radii = chamber.radii.astype(np.float32)
         solid = _superellipsoid_power(u, v, w, radii, chamber.exponent) <= 1
         if grain is not None:
-            a, c = chamber.axes.astype(np.float32), chamber.centre.astype(np.float32)
-            shell_xyz = [c[k] + a[k, 0] * u + a[k, 1] * v + a[k, 2] * w for k in range(3)]
+            # Grains only matter in the thin band the outer surface can grow into.
             grown = _superellipsoid_power(u, v, w, radii + np.float32(grain.bump_um),
                                           chamber.exponent) <= 1
-            solid |= grown & (grain.field(*shell_xyz) > grain.threshold)
+            band = grown & ~solid
+            a, c = chamber.axes.astype(np.float32), chamber.centre.astype(np.float32)
+            ub, vb, wb = u[band], v[band], w[band]
+            shell_xyz = [c[k] + a[k, 0] * ub + a[k, 1] * vb + a[k, 2] * wb for k in range(3)]
+            solid[band] = grain.field(*shell_xyz) > grain.threshold
+        # The lumen lies inside the solid: evaluate it on the solid's voxels only.
+        us, vs, ws = u[solid], v[solid], w[solid]
         inner_radii = np.maximum(radii - np.float32(chamber.wall_um), np.float32(1e-3))
-        inner = _superellipsoid_power(u, v, w, inner_radii, chamber.exponent) <= 1
-        partitions = _partition_walls(u, v, w, chamber)
+        inner = _superellipsoid_power(us, vs, ws, inner_radii, chamber.exponent) <= 1
+        partitions = _partition_walls(us, vs, ws, chamber)
         if partitions is not None:
             inner &= ~partitions
         sub_outer = outer[box]
         sub_labels = labels[box]
-        sub_labels[inner & ~sub_outer] = first_label + index
+        lumen = np.zeros(solid.shape, bool)
+        lumen[solid] = inner
+        sub_labels[lumen & ~sub_outer] = first_label + index
         sub_outer |= solid
 
 

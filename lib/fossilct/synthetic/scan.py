@@ -174,14 +174,20 @@ def mount_mask(fossil: np.ndarray, grid: Grid, pose: Pose, mount: dict | None,
     direction = np.array([(-1.0 if mount["from_top"] else 1.0) * math.cos(tilt),
                           math.sin(tilt) * math.cos(azimuth), math.sin(tilt) * math.sin(azimuth)])
     spacing = np.asarray(grid.spacing_um)
-    steps = np.arange(0.0, 1.5 * bounding_radius_um, spacing.min() / 2)
-    points = np.round((pose.centre_um + steps[:, None] * direction) / spacing).astype(int)
+    # The pin's axis passes through the fossil voxel nearest to the fossil's centroid (a
+    # voxel of the fossil even when the shell is curved or broken) and leaves the fossil at
+    # its last fossil voxel along the pin's direction: the contact.
+    voxels = np.argwhere(fossil)
+    nearest = voxels[np.argmin(np.sum((voxels - voxels.mean(axis=0)) ** 2, axis=1))]
+    anchor = nearest * spacing
+    steps = np.arange(0.0, 2.5 * bounding_radius_um, spacing.min() / 2)
+    points = np.round((anchor + steps[:, None] * direction) / spacing).astype(int)
     inside = np.all((points >= 0) & (points < grid.shape), axis=1)
     hits = np.zeros(len(steps), bool)
     hits[inside] = fossil[tuple(points[inside].T)]
-    contact_s = steps[np.nonzero(hits)[0].max()] if hits.any() else 0.0
+    contact_s = steps[np.nonzero(hits)[0].max()]
     radius = mount["radius_frac"] * 2 * bounding_radius_um
-    contact = pose.centre_um + contact_s * direction
+    contact = anchor + contact_s * direction
     far = contact + direction * float(np.linalg.norm(np.array(grid.shape) * spacing))
     glue = mount["glue_ratio"] * radius
     box = grid.box(np.minimum(contact, far) - glue, np.maximum(contact, far) + glue)

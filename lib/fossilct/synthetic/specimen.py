@@ -87,6 +87,20 @@ def _check_morph(morph: object, species: str) -> dict:
     return morph
 
 
+def _check_nuisance(nuisance: object) -> dict:
+    if not isinstance(nuisance, dict):
+        raise TypeError(f"`nuisance` must be a dict from sample_nuisance(); got "
+                        f"{type(nuisance).__name__}.")
+    missing = set(scan.sample_nuisance(rng=0)) - set(nuisance)
+    if missing:
+        raise ValueError(f"`nuisance` lacks the keys {sorted(missing)}; pass a dict returned "
+                         f"by sample_nuisance() (or a specimen's params['nuisance']).")
+    if not nuisance["anisotropy"] >= 1.0:
+        raise ValueError(f"`nuisance['anisotropy']` (plane spacing / in-plane spacing) must be "
+                         f">= 1; got {nuisance['anisotropy']}.")
+    return nuisance
+
+
 def make_specimen(species: str, *, size: int = 128, rng: int | np.random.Generator,
                   morph: dict | None = None, nuisance: dict | None = None) -> SyntheticSpecimen:
     """Generate one micro-CT scan of a foraminifera-like specimen of `species`.
@@ -113,8 +127,8 @@ def make_specimen(species: str, *, size: int = 128, rng: int | np.random.Generat
     Raises
     ------
     ValueError
-        Unknown species (with suggestions), `size` below `MIN_SIZE`, or a `morph` of another
-        species or missing keys.
+        Unknown species (with suggestions), `size` below `MIN_SIZE`, a `morph` of another
+        species or missing keys, a `nuisance` missing keys or with anisotropy below 1.
     TypeError
         Wrong argument types.
 
@@ -131,7 +145,7 @@ def make_specimen(species: str, *, size: int = 128, rng: int | np.random.Generat
     seed = int(rng) if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) else None
     rng = _check_rng(rng)
     morph = sample_morphology(species, rng=rng) if morph is None else _check_morph(morph, species)
-    nuisance = scan.sample_nuisance(rng=rng) if nuisance is None else nuisance
+    nuisance = scan.sample_nuisance(rng=rng) if nuisance is None else _check_nuisance(nuisance)
     design = design_shell(morph)
     grid, pose = scan.place(design.bounding_radius_um, nuisance, size=size)
     geometry = rasterise_shell(design, morph["taphonomy"], grid, pose)
