@@ -64,6 +64,8 @@ DEFAULT_EXTERNAL_MAX_SIDE = 1024
 DEFAULT_PERCENTILES = (1.0, 99.0)
 DEFAULT_NOISE_FLOOR_SIGMAS = 4.0
 
+_LEVELS = np.arange(256, dtype=np.float64)
+
 
 class NoFossilError(ValueError):
     """The image holds no fossil: blank, constant, or nothing left after segmentation.
@@ -176,9 +178,9 @@ def otsu_threshold(hist) -> int:
 def _otsu(hist: np.ndarray, w0: np.ndarray, mu: np.ndarray) -> int:
     """Otsu from cumulative counts `w0` and cumulative first moments `mu` (unnormalised)."""
     total, mean_total = w0[-1], mu[-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (mean_total * w0 - total * mu) ** 2 / (w0 * (total - w0))
-    between[~np.isfinite(between)] = 0.0
+    denominator = w0 * (total - w0)
+    # levels with an empty class have no between-class variance (avoid 0/0 without errstate)
+    between = (mean_total * w0 - total * mu) ** 2 / np.where(denominator > 0, denominator, np.inf)
     # empty bins make a plateau of equal variance: take its middle, not its first level
     best = np.flatnonzero(between >= between.max() * (1 - 1e-12))
     return int(best[len(best) // 2])
@@ -215,18 +217,13 @@ def foreground_threshold(hist, *, noise_floor_sigmas: float = DEFAULT_NOISE_FLOO
     (61, 'noise_floor')
     """
     hist = np.asarray(hist, dtype=np.float64)
-    levels = np.arange(hist.size, dtype=np.float64)
+    levels = _LEVELS if hist.size == 256 else np.arange(hist.size, dtype=np.float64)
     w0 = np.cumsum(hist)
-    moment1 = np.cumsum(hist * levels)
-    otsu = _otsu(hist, w0, moment1)
+    otsu = _otsu(hist, w0, np.cumsum(hist * levels))
     mode = int(np.argmax(hist[:otsu + 1]))
-    # spread of the peak's lower half (levels below the mode), from cumulative moments
+    # spread of the peak's lower half (levels below the mode), which the object does not touch
     weight = w0[mode - 1] if mode > 0 else 0.0
-    if weight > 0:
-        moment2 = float(np.dot(hist[:mode], (levels[:mode] - mode) ** 2))
-        spread = np.sqrt(moment2 / weight)
-    else:
-        spread = 0.0
+    spread = np.sqrt(np.dot(hist[:mode], (levels[:mode] - mode) ** 2) / weight) if weight > 0 else 0.0
     floor = mode + float(noise_floor_sigmas) * max(float(spread), 0.5)
     if otsu >= floor:
         return otsu, "otsu", floor
@@ -235,7 +232,7 @@ def foreground_threshold(hist, *, noise_floor_sigmas: float = DEFAULT_NOISE_FLOO
 
 def _slice_threshold(image: np.ndarray) -> float:
     """Foreground threshold of a uint8 slice, leaving exact zeros (padding) out."""
-    hist = np.bincount(image.ravel(), minlength=256)
+    hist = cv2.calcHist([image], [0], None, [256], [0, 256]).ravel()
     hist[0] = 0
     if np.count_nonzero(hist) < 2:
         return 0.0
