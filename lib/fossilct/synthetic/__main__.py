@@ -18,7 +18,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="output folder (created or replaced)")
     parser.add_argument("--species", type=int, default=12,
                         help=f"number of species, the first N of {len(SPECIES)} (default 12)")
-    parser.add_argument("--specimens", type=int, default=6, help="specimens per species (default 6)")
+    parser.add_argument("--specimens", type=int, default=6,
+                        help="specimens per species (default 6)")
     parser.add_argument("--size", type=int, default=128, help="voxels along rows and columns "
                         "(default 128)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

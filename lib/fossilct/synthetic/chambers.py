@@ -29,7 +29,7 @@ __all__ = ["Grid", "Pose", "Chamber", "Rod", "Foramen", "Grain", "rasterise_cham
 
 @dataclass(frozen=True)
 class Grid:
-    """A voxel grid: `shape` (P, M, N) and `spacing_um` (plane, row, col); voxel i sits at i*spacing."""
+    """A voxel grid: `shape` (P, M, N), `spacing_um` (plane, row, col); voxel i at i * spacing."""
 
     shape: tuple[int, int, int]
     spacing_um: tuple[float, float, float]
@@ -322,5 +322,6 @@ def surface_points(chamber: Chamber) -> np.ndarray:
     True
     """
     local = _DIRECTIONS / np.linalg.norm(_DIRECTIONS, axis=1, keepdims=True)
-    level = np.sum(np.abs(local / chamber.radii) ** chamber.exponent, axis=1) ** (1 / chamber.exponent)
+    power = np.sum(np.abs(local / chamber.radii) ** chamber.exponent, axis=1)
+    level = power ** (1 / chamber.exponent)
     return chamber.centre + (local / level[:, None]) @ chamber.axes.T

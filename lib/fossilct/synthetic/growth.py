@@ -322,6 +322,6 @@ def assemble(chambers: list[Chamber], rods: list[Rod], *, size_um: float, wall_u
         local = last.axes.T @ heading
         level = np.sum(np.abs(local / last.radii) ** last.exponent) ** (1 / last.exponent)
         aperture = last.centre + heading / level
-        foramina.append(Foramen(aperture, float(FORAMEN_FRACTION * (last.radii - last.wall_um).min()),
-                                n_sequence - 1))
+        radius = float(FORAMEN_FRACTION * (last.radii - last.wall_um).min())
+        foramina.append(Foramen(aperture, radius, n_sequence - 1))
     return scaled, foramina, rods

@@ -273,7 +273,8 @@ def render(geometry: ShellGeometry, mount: np.ndarray, grid: Grid, pose: Pose,
         offsets = [((np.arange(n, dtype=np.float32) * np.float32(s) - np.float32(o))
                     / np.float32(design.bounding_radius_um)) ** 2
                    for n, s, o in zip(grid.shape, spacing, pose.centre_um)]
-        radius_sq = offsets[0][:, None, None] + offsets[1][None, :, None] + offsets[2][None, None, :]
+        radius_sq = (offsets[0][:, None, None] + offsets[1][None, :, None]
+                     + offsets[2][None, None, :])
         density *= 1 - np.float32(nuisance["cupping"]) * np.maximum(1 - radius_sq, 0)
     sigma = nuisance["blur_sigma_vox"]
     volume = ndimage.gaussian_filter(density, sigma=sigma * spacing[1] / spacing, mode="nearest")
@@ -281,5 +282,6 @@ def render(geometry: ShellGeometry, mount: np.ndarray, grid: Grid, pose: Pose,
     volume += np.float32(nuisance["background"])
     if nuisance["ring_count"]:
         volume += _rings(grid, nuisance, rng)[None]
-    volume += rng.standard_normal(grid.shape, dtype=np.float32) * np.float32(nuisance["noise_sigma"])
+    noise = rng.standard_normal(grid.shape, dtype=np.float32)
+    volume += noise * np.float32(nuisance["noise_sigma"])
     return volume

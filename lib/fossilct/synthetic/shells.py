@@ -162,7 +162,8 @@ def design_shell(morph: dict) -> ShellDesign:
     >>> from fossilct.synthetic.morphotypes import sample_morphology
     >>> morph = sample_morphology("elphidiella_like", rng=1)
     >>> design = design_shell(morph)
-    >>> bool(abs(design.bounding_radius_um - morph["size_um"] / 2) < 1e-6), len(design.chambers) > 10
+    >>> radius_ok = abs(design.bounding_radius_um - morph["size_um"] / 2) < 1e-6
+    >>> bool(radius_ok), len(design.chambers) > 10
     (True, True)
     """
     rng = np.random.default_rng(morph["detail_seed"])
