@@ -1,0 +1,46 @@
+"""Slice-to-volume matching: where does a 2-D section lie in a 3-D fossil, and in which one?
+
+Typical use::
+
+    from fossilct import matching
+    library = matching.load_library(inventory, data_dir, cache_dir=run_dir / "matching/index")
+    result = matching.match_slice_to_library(image, library, pixel_size_um=2.5)
+    result.species.head(3), result.best
+
+Modules: :mod:`~fossilct.matching.preprocess` (query preparation), :mod:`~.descriptors` (polar
+signatures, rotation search), :mod:`~.index` (per-volume index and cache), :mod:`~.search` and
+:mod:`~.refine` (the fossilct method), :mod:`~.reference` (the study's method),
+:mod:`~.similarity` and :mod:`~.scoring` (metrics), :mod:`~.pose` (geometry), :mod:`~.records`
+and :mod:`~.matcher` (public entry points), :mod:`~.queries` and :mod:`~.evaluation` (evaluation
+on sections of known pose).
+"""
+
+from fossilct.matching.errors import MatchingError
+from fossilct.matching.index import VolumeIndex, build_index, load_or_build_index
+from fossilct.matching.matcher import (METHODS, library_volume_from_prepared, load_library,
+                                       make_library_volume, match_slice_to_library,
+                                       match_slice_to_volume)
+from fossilct.matching.preprocess import Query, prepare_query, read_query_image
+from fossilct.matching.records import Library, LibraryResult, LibraryVolume, Match
+from fossilct.matching.scoring import DEFAULT_WEIGHTS
+
+__all__ = [
+    "MatchingError",
+    "VolumeIndex",
+    "build_index",
+    "load_or_build_index",
+    "METHODS",
+    "DEFAULT_WEIGHTS",
+    "Query",
+    "prepare_query",
+    "read_query_image",
+    "LibraryVolume",
+    "Library",
+    "Match",
+    "LibraryResult",
+    "make_library_volume",
+    "library_volume_from_prepared",
+    "load_library",
+    "match_slice_to_volume",
+    "match_slice_to_library",
+]

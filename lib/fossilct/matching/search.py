@@ -1,0 +1,276 @@
+"""The fossilct search: one query against one indexed volume, coarse then refined.
+
+Coarse
+    The query's polar signature is correlated with the signature of every indexed section, for
+    every in-plane turn and both mirror states at once (FFT circular correlation over the
+    whole index; :func:`fossilct.matching.descriptors.rotation_search`). When the query's pixel
+    size is known, sections whose size disagrees with the query's are penalised by
+    ``area_weight * |ln(rho_query / rho_section)|`` (equivalent radii in voxels). The best
+    ``n_candidates`` sections that differ in pose (non-maximum suppression) are kept, each with
+    the turn, mirror flag and scale that align the query on it.
+Refinement
+    The best ``n_refine`` of them are refined against the full-resolution volume by
+    Gauss-Newton maximisation of the query/render correlation
+    (:func:`fossilct.matching.refine.refine_pose`), which fixes the normal to a fraction of a
+    degree even from a candidate 15 degrees off, and the candidates are re-ranked by that
+    correlation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from fossilct import planes
+from fossilct.matching import descriptors
+from fossilct.matching.index import VolumeIndex
+from fossilct.matching.pose import Pose, pose_from_turn
+from fossilct.matching.preprocess import Query
+from fossilct.matching.refine import RefineTarget, refine_pose
+
+__all__ = [
+    "N_CANDIDATES",
+    "N_REFINE",
+    "AREA_WEIGHT",
+    "CHANNEL_WEIGHTS",
+    "Candidate",
+    "query_spectra",
+    "coarse_candidates",
+    "search_index",
+]
+
+N_CANDIDATES = 8
+"""Coarse candidates kept per volume."""
+N_SCREEN = 10
+"""Candidates screened by a quick refinement (smooth level, coarse lattice) per volume."""
+N_REFINE = 3
+"""Best screened candidates refined fully per volume."""
+SCREEN_GRID = 24
+"""Lattice side of the screening refinement."""
+SCREEN_ITERATIONS = 6
+"""Gauss-Newton iterations of the screening refinement."""
+AREA_WEIGHT = 0.5
+"""Penalty per unit of |ln(size ratio)| when the query's pixel size is known."""
+CHANNEL_WEIGHTS = (0.5, 0.5)
+"""Weights of the mask and image channels in the signature correlation."""
+NMS_NORMAL_DEG = 12.0
+"""Candidates closer than this in normal ..."""
+NMS_OFFSET = 3.0
+"""... and this in offset (working voxels), with the same mirror flag, count as one."""
+SEARCH_CHUNK = 512
+"""Index sections scored exactly per step of the branch-and-bound search."""
+ANTIALIAS_SIGMA = 0.5
+"""Blur of the query before sampling, in working voxels (as the index's working copy)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A scored pose of the query in one volume.
+
+    Attributes
+    ----------
+    pose : Pose
+        In full-resolution voxel coordinates.
+    score : float
+        After refinement, the correlation of query and rendered volume; before, the signature
+        correlation (minus the size penalty when the pixel size is known).
+    refined : bool
+        Whether the pose was refined.
+    """
+
+    pose: Pose
+    score: float
+    refined: bool = False
+
+
+def _working_scale(query: Query, index: VolumeIndex) -> float:
+    """Working voxels per query pixel: exact with a pixel size, else from typical sizes."""
+    if query.pixel_size_um is not None:
+        return query.pixel_size_um / (index.voxel_size_um * index.factor)
+    return float(np.median(index.entry_radius)) / index.factor / query.radius
+
+
+def query_spectra(query: Query, index: VolumeIndex) -> np.ndarray:
+    """Polar-signature spectra (2, R, H) of a query, at the index's working resolution.
+
+    Parameters
+    ----------
+    query : Query
+    index : VolumeIndex
+
+    Returns
+    -------
+    (2, R, H) ndarray of complex64
+    """
+    radii, angles = descriptors.polar_grid(n_rings=index.params["n_rings"],
+                                           n_angles=index.params["n_angles"],
+                                           max_radius=index.params["max_radius"])
+    per_px = _working_scale(query, index)
+    sigma = ANTIALIAS_SIGMA / per_px if per_px < 1.0 else 0.0
+    reach = int(np.ceil(radii[-1] * query.radius + 3 * sigma + 2))
+    r0 = max(0, int(query.centroid[0]) - reach)
+    c0 = max(0, int(query.centroid[1]) - reach)
+    r1 = int(query.centroid[0]) + reach + 1
+    c1 = int(query.centroid[1]) + reach + 1
+    stack = np.stack([query.silhouette[r0:r1, c0:c1].astype(np.float32),
+                      query.gray[r0:r1, c0:c1]], axis=-1)
+    if sigma > 0:
+        stack = cv2.GaussianBlur(stack, (0, 0), sigma)
+    samples = descriptors.polar_samples(stack[None], (query.centroid - (r0, c0))[None],
+                                        np.array([query.radius]), radii=radii, angles=angles)
+    return descriptors.signature_spectra(descriptors.make_signatures(samples, radii),
+                                         n_harmonics=index.params["n_harmonics"])[0]
+
+
+def _size_penalty(query: Query, index: VolumeIndex, rho_work: np.ndarray,
+                  area_weight: float) -> np.ndarray:
+    if query.pixel_size_um is None or area_weight == 0:
+        return np.zeros_like(rho_work)
+    rho_query = query.radius * _working_scale(query, index)
+    return float(area_weight) * np.abs(np.log(rho_query / np.maximum(rho_work, 1e-6)))
+
+
+def _suppress(order, normals, offsets, mirrors, n_keep) -> list[int]:
+    """Greedy non-maximum suppression over (normal, offset, mirror)."""
+    kept: list[int] = []
+    cos_limit = np.cos(np.deg2rad(NMS_NORMAL_DEG))
+    for k in order:
+        duplicate = False
+        for j in kept:
+            dot = normals[k] @ normals[j]
+            same_side = dot >= 0
+            near_offset = abs(offsets[k] - (offsets[j] if same_side else -offsets[j])) < NMS_OFFSET
+            if abs(dot) >= cos_limit and near_offset and (mirrors[k] == mirrors[j]) == same_side:
+                duplicate = True
+                break
+        if not duplicate:
+            kept.append(int(k))
+            if len(kept) == n_keep:
+                break
+    return kept
+
+
+def coarse_candidates(query: Query, index: VolumeIndex, *, n_candidates: int = N_CANDIDATES,
+                      area_weight: float = AREA_WEIGHT) -> list[Candidate]:
+    """The best distinct index sections for a query, posed, best first (the coarse stage).
+
+    Parameters
+    ----------
+    query : Query
+        From :func:`fossilct.matching.prepare_query`.
+    index : VolumeIndex
+    n_candidates : int, keyword-only
+        Candidates kept (default ``N_CANDIDATES``).
+    area_weight : float, keyword-only
+        Size-mismatch penalty used when the query's pixel size is known (default
+        ``AREA_WEIGHT``; 0 disables it).
+
+    Returns
+    -------
+    list of Candidate
+        At most `n_candidates`, by decreasing signature score.
+
+    Raises
+    ------
+    ValueError
+        If `n_candidates` < 1 or `area_weight` < 0.
+    """
+    if int(n_candidates) < 1:
+        raise ValueError(f"`n_candidates` must be at least 1; got {n_candidates}.")
+    if float(area_weight) < 0:
+        raise ValueError(f"`area_weight` must be >= 0; got {area_weight}.")
+    spectra_q = query_spectra(query, index)
+    rho_work = index.entry_radius / index.factor
+    penalty = _size_penalty(query, index, rho_work, float(area_weight))
+    bound = descriptors.rotation_bounds(spectra_q, index.bounds,
+                                        channel_weights=CHANNEL_WEIGHTS) - penalty
+    order = np.argsort(-bound, kind="stable")
+    normals = index.normals[index.entry_normal]
+    offsets = index.entry_offset / index.factor
+    score = np.full(len(index), -np.inf)
+    angle = np.zeros(len(index))
+    mirror = np.zeros(len(index), bool)
+    kept: list[int] = []
+    # branch and bound: exact scores in order of decreasing bound, until no bound can beat the
+    # n-th best distinct candidate found so far
+    for start in range(0, len(order), SEARCH_CHUNK):
+        chunk = order[start:start + SEARCH_CHUNK]
+        if len(kept) == int(n_candidates) and bound[chunk[0]] < score[kept[-1]]:
+            break
+        found = descriptors.rotation_search(spectra_q, index.spectra[chunk],
+                                            n_angles=index.params["n_angles"],
+                                            channel_weights=CHANNEL_WEIGHTS)
+        score[chunk] = found.score - penalty[chunk]
+        angle[chunk] = found.angle_deg
+        mirror[chunk] = found.mirror
+        done = order[:start + len(chunk)]
+        ranked = done[np.argsort(-score[done], kind="stable")]
+        kept = _suppress(ranked, normals, offsets, mirror, int(n_candidates))
+    out = []
+    for k in kept:
+        if query.pixel_size_um is not None:
+            scale = query.pixel_size_um / index.voxel_size_um
+        else:
+            scale = index.entry_radius[k] / query.radius
+        u0, v0 = planes.plane_basis(normals[k])
+        pose = pose_from_turn(normals[k], index.entry_centroid[k], u0=u0, v0=v0,
+                              turn_deg=float(angle[k]), mirror=bool(mirror[k]),
+                              scale=scale)
+        out.append(Candidate(pose, float(score[k])))
+    return out
+
+
+def search_index(query: Query, index: VolumeIndex, target: RefineTarget, *,
+                 n_candidates: int = N_CANDIDATES, n_screen: int = N_SCREEN,
+                 n_refine: int = N_REFINE, area_weight: float = AREA_WEIGHT) -> list[Candidate]:
+    """Poses of a query in one volume: coarse candidates, screened, the best refined.
+
+    Parameters
+    ----------
+    query : Query
+    index : VolumeIndex
+        The volume's index.
+    target : RefineTarget
+        The same volume at full resolution, for the refinement.
+    n_candidates : int, keyword-only
+        Coarse candidates (default ``N_CANDIDATES``).
+    n_screen : int, keyword-only
+        Coarse candidates screened by a quick refinement (default ``N_SCREEN``).
+    n_refine : int, keyword-only
+        Best screened candidates refined fully (default ``N_REFINE``; 0 returns the coarse
+        poses).
+    area_weight : float, keyword-only
+        See :func:`coarse_candidates`.
+
+    Returns
+    -------
+    list of Candidate
+        The refined candidates by decreasing correlation, then the others.
+
+    Raises
+    ------
+    ValueError
+        If `n_candidates` < 1, `n_screen` or `n_refine` < 0, or `area_weight` < 0.
+    """
+    if int(n_refine) < 0 or int(n_screen) < 0:
+        raise ValueError(f"`n_screen` and `n_refine` must be >= 0; got {n_screen} and "
+                         f"{n_refine}.")
+    coarse = coarse_candidates(query, index, n_candidates=max(int(n_candidates), int(n_screen)),
+                               area_weight=area_weight)
+    if int(n_refine) == 0:
+        return coarse
+    fixed = query.pixel_size_um is not None
+    screened = []
+    for candidate in coarse[:max(int(n_screen), int(n_refine))]:
+        pose, score = refine_pose(query, target, candidate.pose, fixed_scale=fixed,
+                                  grid=SCREEN_GRID, max_iterations=SCREEN_ITERATIONS, sharp=False)
+        screened.append(Candidate(pose, score))
+    screened.sort(key=lambda c: -c.score)
+    refined = []
+    for candidate in screened[:int(n_refine)]:
+        pose, score = refine_pose(query, target, candidate.pose, fixed_scale=fixed)
+        refined.append(Candidate(pose, score, refined=True))
+    refined.sort(key=lambda c: -c.score)
+    return refined + screened[int(n_refine):]
