@@ -19,7 +19,6 @@ Usage: ``python benchmarks/bench_slices.py [--volumes 6] [--quota 1000] [--worke
 from __future__ import annotations
 
 import argparse
-import resource
 import tempfile
 import threading
 import time
@@ -47,39 +46,51 @@ def make_volumes(folder: Path, n_volumes: int, size: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-class PeakMemory:
-    """Peak of the summed resident memory of this process and its children, sampled."""
+class ProcessTreeMonitor:
+    """Peak summed resident memory and total CPU time of this process and its descendants.
+
+    Sampled every `period_s` with psutil (pool workers are grandchildren under the forkserver
+    start method, so ``resource.RUSAGE_CHILDREN`` would miss them).
+    """
 
     def __init__(self, period_s: float = 0.02):
         self.period_s, self.peak, self._stop = period_s, 0, threading.Event()
+        self._cpu: dict[int, float] = {}
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self):
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(self._cpu.values())
+
+    def _sample(self):
         me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for process in [me] + me.children(recursive=True):
-                try:
+        total = 0
+        for process in [me] + me.children(recursive=True):
+            try:
+                with process.oneshot():
                     total += process.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
+                    times = process.cpu_times()
+                    self._cpu[process.pid] = times.user + times.system
+            except psutil.Error:
+                pass
+        self.peak = max(self.peak, total)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self._sample()
             time.sleep(self.period_s)
 
     def __enter__(self):
+        me = psutil.Process().cpu_times()
+        self._start_cpu = me.user + me.system
         self._thread.start()
         return self
 
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
-
-
-def cpu_seconds() -> float:
-    """User + system CPU time of this process and its terminated children so far."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+        self._sample()
+        self._cpu[psutil.Process().pid] -= self._start_cpu
 
 
 def _write_pngs(job):
@@ -105,9 +116,9 @@ def png_floor(images: list[np.ndarray], folder: Path, workers: int) -> float:
 
 def png_floor_cpu(images: list[np.ndarray], folder: Path, workers: int) -> tuple[float, float]:
     """(wall seconds, CPU seconds of all processes) of :func:`png_floor`."""
-    cpu = cpu_seconds()
-    wall = png_floor(images, folder, workers)
-    return wall, cpu_seconds() - cpu
+    with ProcessTreeMonitor() as monitor:
+        wall = png_floor(images, folder, workers)
+    return wall, monitor.cpu_seconds
 
 
 def breakdown(path: Path, spacing, n_slices: int) -> dict:
@@ -152,13 +163,12 @@ def run(volumes: int, quota: int, workers: int, size: int) -> None:
         peaks = {}
         for n in sorted({max(1, min(2, volumes)), volumes}):
             subset = inventory.head(n)
-            cpu = cpu_seconds()
-            with PeakMemory() as memory:
+            with ProcessTreeMonitor() as monitor:
                 result = slice_dataset.build_slice_dataset(
                     subset, data, tmp / f"out{n}", quota_per_species=quota, image_size=224,
                     seed=0, n_workers=workers, progress=False)
-            build_cpu = cpu_seconds() - cpu
-            peaks[n] = memory.peak
+            build_cpu = monitor.cpu_seconds
+            peaks[n] = monitor.peak
         n_slices = len(result.manifest)
         rate = n_slices / result.seconds
         images = [cv2.imread(str(tmp / f"out{volumes}" / p), cv2.IMREAD_UNCHANGED)

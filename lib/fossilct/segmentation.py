@@ -356,7 +356,8 @@ def segment_slice(image: np.ndarray, *, image_size: int = DEFAULT_IMAGE_SIZE,
     # pad so that the closing does not glue the mask to the image border
     padded = cv2.copyMakeBorder(mask, radius, radius, radius, radius, cv2.BORDER_CONSTANT, value=0)
     mask = cv2.morphologyEx(padded, cv2.MORPH_CLOSE, disc)[radius:-radius, radius:-radius]
-    count, labels = cv2.connectedComponents(mask, connectivity=8)
+    # a closing only merges objects: with one object before it there is one after it
+    count, labels = cv2.connectedComponents(mask, connectivity=8) if keep.sum() > 1 else (2, None)
     if count > 2:
         sizes = np.bincount(labels.ravel(), minlength=count)
         sizes[0] = 0

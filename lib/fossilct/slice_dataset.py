@@ -24,6 +24,7 @@ build goes on; a slice whose segmentation finds nothing or that covers less than
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -89,7 +90,8 @@ def _write_png(path: Path, image: np.ndarray) -> None:
     ok, encoded = cv2.imencode(".png", image)
     if not ok:
         raise OSError(f"OpenCV could not encode {path.name} as PNG.")
-    path.write_bytes(encoded.tobytes())
+    with open(path, "wb") as handle:  # inside the temporary images folder (see module docstring)
+        handle.write(encoded)
 
 
 def _process_file(task: dict) -> tuple[list[dict], dict, list[dict]]:
@@ -278,7 +280,15 @@ def build_slice_dataset(inventory: pd.DataFrame, data_dir: str | os.PathLike,
             for result in results:
                 _collect(result, rows, counts, examples, bar)
         else:
-            with ProcessPoolExecutor(max_workers=int(n_workers), initializer=_init_worker) as pool:
+            # forkserver: workers fork from a clean server process, never from this one, whose
+            # OpenCV / BLAS thread pools could be caught holding a lock by a plain fork
+            if "forkserver" in multiprocessing.get_all_start_methods():
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload([__name__])  # import once in the server
+            else:
+                context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=int(n_workers), initializer=_init_worker,
+                                     mp_context=context) as pool:
                 futures = [pool.submit(_process_file, task) for task in tasks]
                 for future in as_completed(futures):
                     _collect(future.result(), rows, counts, examples, bar)

@@ -120,7 +120,7 @@ def blur_volume(volume: np.ndarray, sigma: float = DEFAULT_BLUR_SIGMA) -> np.nda
     volume = np.ascontiguousarray(volume)
     if sigma <= 0:
         return volume.copy()
-    ksize = 2 * int(np.ceil(3 * sigma)) + 1
+    ksize = 2 * int(np.ceil(2 * sigma)) + 1  # +-2 sigma holds 95 % of the kernel's weight
     out = np.empty_like(volume)
     for k in range(volume.shape[0]):
         out[k] = cv2.GaussianBlur(volume[k], (ksize, ksize), sigma,
