@@ -1,10 +1,11 @@
 """From a CT volume to candidate slices (pure: arrays in, arrays and tables out).
 
-Two steps, one module each:
+Three modules:
 
-- :mod:`fossilct.slicing.volume`: per volume, isotropic resampling, intensity scaling,
-  thresholds (Otsu with a noise-floor fallback), the 3-D fossil silhouette, mount removal and
-  the crop (:func:`prepare_volume`);
+- :mod:`fossilct.slicing.volume`: per volume, isotropic resampling, intensity scaling and the
+  crop (:func:`prepare_volume`), using
+- :mod:`fossilct.slicing.masks`: thresholds (Otsu with a noise-floor fallback), the 3-D fossil
+  silhouette and mount removal (:func:`threshold_volume`, :func:`fossil_masks`);
 - :mod:`fossilct.slicing.planning`: per plane set, candidate planes ordered for an even spread,
   cutting, segmenting and the 2 % rule (:func:`plan_slices`, :func:`iter_slices`,
   :func:`extract_slices`), and the dataset-level quota and seeds (:func:`allocate_quota`,
@@ -23,9 +24,9 @@ Two steps, one module each:
 from fossilct.slicing.planning import (DEFAULT_JITTER_DEG, DEFAULT_MIN_FOREGROUND, SliceRecord,
                                        SliceSet, allocate_quota, extract_slices, file_seed,
                                        iter_slices, plan_slices)
-from fossilct.slicing.volume import (DEFAULT_PERCENTILES, FossilMasks, PreparedVolume,
-                                     VolumeThresholds, blur_volume, fossil_masks, prepare_volume,
-                                     threshold_volume, upsample_mask)
+from fossilct.slicing.masks import (FossilMasks, VolumeThresholds, fossil_masks, threshold_volume,
+                                    upsample_mask)
+from fossilct.slicing.volume import DEFAULT_PERCENTILES, PreparedVolume, blur_volume, prepare_volume
 
 __all__ = [
     "DEFAULT_JITTER_DEG",
