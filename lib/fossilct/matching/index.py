@@ -7,8 +7,14 @@ offset, 3-D centroid, equivalent radius) and its polar-signature spectra
 at once, all in-plane turns and mirror images included (:mod:`fossilct.matching.search`).
 
 The sections are cut from a *working copy* of the volume: the fossil's bounding ball, resampled
-(anti-aliased) so that its radius is ``working_radius`` voxels, with the fossil mask as a second
-channel. The working copy is kept in the index for the local refinement of poses, so a search
+(anti-aliased) so that its radius is ``working_radius`` voxels, with a fossil silhouette as a
+second channel. That silhouette is re-segmented on the working copy (Otsu threshold inside the
+given mask grown by ``MASK_GROWTH`` voxels, closing, hole filling in 3-D and in the sections
+along each axis, largest component) because the sections are compared with queries segmented
+by thresholding (:func:`fossilct.segmentation.segment_slice`), whereas the given mask may be
+coarser (the block-wise silhouette of :mod:`fossilct.slicing` is a voxel or two too wide, which
+biases every section's centroid and size); the given mask still bounds it, so a mounting pin
+stays out. The working copy is kept in the index for the local refinement of poses, so a search
 never touches the full-resolution volume until it renders the final match.
 
 :func:`load_or_build_index` caches indexes as ``.npz`` files named by a hash of the volume's
@@ -49,7 +55,7 @@ __all__ = [
     "load_or_build_index",
 ]
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 """Bumped whenever the index layout or its computation changes (invalidates every cache)."""
 N_NORMALS = 150
 """Fibonacci-hemisphere normals besides the three axes (about 11 degrees apart)."""
@@ -64,6 +70,10 @@ MIN_AREA_PX = 12.0
 """Sections below this area (working pixels) are never indexed."""
 ANTIALIAS_SIGMA = 0.5
 """Gaussian prefilter before downsampling, in working voxels."""
+MASK_GROWTH = 2
+"""The re-segmented silhouette may extend this many working voxels beyond the given mask."""
+MIN_MASK_AGREEMENT = 0.5
+"""The re-segmented silhouette is used only if it keeps at least this share of the given mask."""
 
 
 def index_normals(n_normals: int = N_NORMALS) -> np.ndarray:
@@ -190,8 +200,8 @@ def working_copy(volume: np.ndarray, mask: np.ndarray, *, working_radius: float 
     Returns
     -------
     work : (S, S, S, 2) ndarray of float32
-        Channel 0 the mask (fractional after resampling), channel 1 the image; zero outside the
-        volume.
+        Channel 0 the re-segmented fossil silhouette (fractional: smoothed by
+        ``ANTIALIAS_SIGMA``), channel 1 the image; zero outside the volume.
     fossil_centre : (3,) ndarray of float64
         Fossil centroid in the volume, the centre of the working copy.
     factor : float
@@ -216,7 +226,49 @@ def working_copy(volume: np.ndarray, mask: np.ndarray, *, working_radius: float 
         out[..., channel] = ndi.affine_transform(smooth, np.full(3, factor), offset=offset,
                                                  output_shape=(size,) * 3, order=1,
                                                  mode="constant", cval=0.0)
+    out[..., 0] = _resegment(out[..., 1], out[..., 0] > 0.5)
     return out, centre, factor
+
+
+def _otsu(values: np.ndarray) -> float | None:
+    """Otsu threshold of a 1-D sample (256 bins), None if it is constant."""
+    low, high = float(values.min()), float(values.max())
+    if high <= low:
+        return None
+    hist, edges = np.histogram(values, bins=256, range=(low, high))
+    weight = np.cumsum(hist).astype(np.float64)
+    mean = np.cumsum(hist * edges[:-1])
+    total_w, total_m = weight[-1], mean[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (total_m * weight - mean * total_w) ** 2 / (weight * (total_w - weight))
+    return float(edges[int(np.nanargmax(between[:-1])) + 1])
+
+
+def _fill_sections(mask: np.ndarray) -> np.ndarray:
+    """Union of the 3-D hole filling and of the 2-D filling of every section along each axis."""
+    filled = ndi.binary_fill_holes(mask)
+    for axis in range(3):
+        moved = np.moveaxis(mask, axis, 0)
+        filled |= np.moveaxis(np.stack([ndi.binary_fill_holes(s) for s in moved]), 0, axis)
+    return filled
+
+
+def _resegment(image: np.ndarray, given: np.ndarray) -> np.ndarray:
+    """The fossil silhouette re-segmented on the working copy (see the module docstring)."""
+    region = ndi.binary_dilation(given, iterations=MASK_GROWTH)
+    threshold = _otsu(image[region])
+    fallback = given.astype(np.float32)
+    if threshold is None:
+        return fallback
+    foreground = ndi.binary_closing(image > threshold, ndi.generate_binary_structure(3, 1),
+                                    border_value=0) & region
+    labels, count = ndi.label(_fill_sections(foreground))
+    if count == 0:
+        return fallback
+    silhouette = labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
+    if (silhouette & given).sum() < MIN_MASK_AGREEMENT * given.sum():
+        return fallback
+    return ndi.gaussian_filter(silhouette.astype(np.float32), ANTIALIAS_SIGMA)
 
 
 def section_stack(work: np.ndarray, normal, offsets: np.ndarray, *, size: int) -> np.ndarray:

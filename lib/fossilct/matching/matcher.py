@@ -227,8 +227,7 @@ def match_slice_to_volume(query, target: LibraryVolume, *, method: str = "fossil
                           pixel_size_um: float | None = None, n_matches: int = 1,
                           weights: Mapping[str, float] = DEFAULT_WEIGHTS,
                           n_candidates: int = search.N_CANDIDATES,
-                          n_screen: int = search.N_SCREEN, n_refine: int = search.N_REFINE,
-                          area_weight: float = search.AREA_WEIGHT) -> list[Match]:
+                          n_screen: int = search.N_SCREEN, n_refine: int = search.N_REFINE) -> list[Match]:
     """Find where a section lies in one volume.
 
     Parameters
@@ -245,7 +244,7 @@ def match_slice_to_volume(query, target: LibraryVolume, *, method: str = "fossil
         one).
     weights : mapping, keyword-only
         Weights of the combined score (default ``DEFAULT_WEIGHTS``).
-    n_candidates, n_screen, n_refine, area_weight : keyword-only
+    n_candidates, n_screen, n_refine : keyword-only
         Search effort of the fossilct method (see :func:`fossilct.matching.search.search_index`).
 
     Returns
@@ -272,8 +271,7 @@ def match_slice_to_volume(query, target: LibraryVolume, *, method: str = "fossil
         return [_make_match(query, target, result.pose, fit=result.fit, refined=True,
                             method=method, weights=weights)]
     found = search.search_index(query, target.index, target.refine_target,
-                                n_candidates=n_candidates, n_screen=n_screen, n_refine=n_refine,
-                                area_weight=area_weight)
+                                n_candidates=n_candidates, n_screen=n_screen, n_refine=n_refine)
     matches = [_make_match(query, target, c.pose, fit=c.score, refined=c.refined,
                            method=method, weights=weights) for c in found[:int(n_matches)]]
     return sorted(matches, key=lambda m: -m.score)
@@ -299,8 +297,8 @@ def match_slice_to_library(query, library: Library | Sequence[LibraryVolume], *,
                            weights: Mapping[str, float] = DEFAULT_WEIGHTS,
                            n_refine_volumes: int = N_REFINE_VOLUMES,
                            n_candidates: int = search.N_CANDIDATES,
-                           n_screen: int = search.N_SCREEN, n_refine: int = search.N_REFINE,
-                           area_weight: float = search.AREA_WEIGHT) -> LibraryResult:
+                           n_screen: int = search.N_SCREEN, n_refine: int = search.N_REFINE
+                           ) -> LibraryResult:
     """Rank the volumes, specimens and species of a library for a query section.
 
     Parameters
@@ -315,7 +313,7 @@ def match_slice_to_library(query, library: Library | Sequence[LibraryVolume], *,
     n_refine_volumes : int, keyword-only
         fossilct: volumes searched fully, chosen by their best coarse score (default
         ``N_REFINE_VOLUMES``); the reference searches every volume fully.
-    n_candidates, n_screen, n_refine, area_weight : keyword-only
+    n_candidates, n_screen, n_refine : keyword-only
         Search effort per fully searched volume.
 
     Returns
@@ -354,8 +352,7 @@ def match_slice_to_library(query, library: Library | Sequence[LibraryVolume], *,
         for target in members:
             try:
                 _check_target(target, method)
-                best = search.coarse_candidates(query, target.index, n_candidates=1,
-                                                area_weight=area_weight)[0]
+                best = search.coarse_candidates(query, target.index, n_candidates=1)[0]
                 coarse.append((best.score, target, best))
             except (MatchingError, TypeError) as error:
                 skipped.append({"file": getattr(target, "file", "?"),
@@ -365,7 +362,7 @@ def match_slice_to_library(query, library: Library | Sequence[LibraryVolume], *,
             if rank < int(n_refine_volumes):
                 matches += match_slice_to_volume(
                     query, target, method=method, weights=weights, n_candidates=n_candidates,
-                    n_screen=n_screen, n_refine=n_refine, area_weight=area_weight)
+                    n_screen=n_screen, n_refine=n_refine)
             else:
                 matches.append(_make_match(query, target, best.pose, fit=best.score,
                                            refined=False, method=method, weights=weights))

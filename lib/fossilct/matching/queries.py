@@ -22,7 +22,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from fossilct import planes
+from fossilct import planes, segmentation
 
 __all__ = [
     "Nuisance",
@@ -32,8 +32,8 @@ __all__ = [
     "tilted_normal",
 ]
 
-MIN_QUERY_SIDE = 24
-"""Queries are never cropped below this many pixels per side."""
+MIN_QUERY_SIDE = segmentation.MIN_IMAGE_SIDE
+"""Queries are never cropped below this many pixels per side (the segmentation's minimum)."""
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,17 @@
 Coarse
     The query's polar signature is correlated with the signature of every indexed section, for
     every in-plane turn and both mirror states at once (FFT circular correlation over the
-    whole index; :func:`fossilct.matching.descriptors.rotation_search`). When the query's pixel
-    size is known, sections whose size disagrees with the query's are penalised by
-    ``area_weight * |ln(rho_query / rho_section)|`` (equivalent radii in voxels). The best
-    ``n_candidates`` sections that differ in pose (non-maximum suppression) are kept, each with
-    the turn, mirror flag and scale that align the query on it.
+    whole index, pruned by upper bounds; :func:`fossilct.matching.descriptors.rotation_search`).
+    The best ``n_candidates`` sections that differ in pose (non-maximum suppression) are kept,
+    each with the turn, mirror flag and scale that align the query on it. The section sizes are
+    not compared with the query's even when its pixel size is known: the volume's fossil mask
+    and the query's silhouette are segmented differently, their areas differ by several percent
+    from section to section, and a size penalty was found to mislead more than it helps.
 Refinement
-    The best ``n_refine`` of them are refined against the full-resolution volume by
+    The best ``n_screen`` are screened by a quick refinement (``SCREEN_LEVELS``: a smoothed copy
+    of the volume then the volume itself, on coarse lattices) and re-ranked by their correlation
+    with the full-resolution volume; the best ``n_refine`` of them are refined on a fine
+    lattice (``FINAL_LEVELS``) by
     Gauss-Newton maximisation of the query/render correlation
     (:func:`fossilct.matching.refine.refine_pose`), which fixes the normal to a fraction of a
     degree even from a candidate 15 degrees off, and the candidates are re-ranked by that
@@ -28,12 +32,11 @@ from fossilct.matching import descriptors
 from fossilct.matching.index import VolumeIndex
 from fossilct.matching.pose import Pose, pose_from_turn
 from fossilct.matching.preprocess import Query
-from fossilct.matching.refine import RefineTarget, refine_pose
+from fossilct.matching.refine import RefineTarget, pose_score, refine_pose
 
 __all__ = [
     "N_CANDIDATES",
     "N_REFINE",
-    "AREA_WEIGHT",
     "CHANNEL_WEIGHTS",
     "Candidate",
     "query_spectra",
@@ -47,12 +50,10 @@ N_SCREEN = 10
 """Candidates screened by a quick refinement (smooth level, coarse lattice) per volume."""
 N_REFINE = 3
 """Best screened candidates refined fully per volume."""
-SCREEN_GRID = 24
-"""Lattice side of the screening refinement."""
-SCREEN_ITERATIONS = 6
-"""Gauss-Newton iterations of the screening refinement."""
-AREA_WEIGHT = 0.5
-"""Penalty per unit of |ln(size ratio)| when the query's pixel size is known."""
+SCREEN_LEVELS = ((1.5, 24, 6), (0.0, 32, 6))
+"""The screening refinement: (smoothing sigma in voxels, lattice side, iterations) per level."""
+FINAL_LEVELS = ((1.0, 48, 10), (0.0, 48, 15))
+"""The full refinement of the best screened candidates."""
 CHANNEL_WEIGHTS = (0.5, 0.5)
 """Weights of the mask and image channels in the signature correlation."""
 NMS_NORMAL_DEG = 12.0
@@ -75,7 +76,7 @@ class Candidate:
         In full-resolution voxel coordinates.
     score : float
         After refinement, the correlation of query and rendered volume; before, the signature
-        correlation (minus the size penalty when the pixel size is known).
+        correlation.
     refined : bool
         Whether the pose was refined.
     """
@@ -124,14 +125,6 @@ def query_spectra(query: Query, index: VolumeIndex) -> np.ndarray:
                                          n_harmonics=index.params["n_harmonics"])[0]
 
 
-def _size_penalty(query: Query, index: VolumeIndex, rho_work: np.ndarray,
-                  area_weight: float) -> np.ndarray:
-    if query.pixel_size_um is None or area_weight == 0:
-        return np.zeros_like(rho_work)
-    rho_query = query.radius * _working_scale(query, index)
-    return float(area_weight) * np.abs(np.log(rho_query / np.maximum(rho_work, 1e-6)))
-
-
 def _suppress(order, normals, offsets, mirrors, n_keep) -> list[int]:
     """Greedy non-maximum suppression over (normal, offset, mirror)."""
     kept: list[int] = []
@@ -152,8 +145,8 @@ def _suppress(order, normals, offsets, mirrors, n_keep) -> list[int]:
     return kept
 
 
-def coarse_candidates(query: Query, index: VolumeIndex, *, n_candidates: int = N_CANDIDATES,
-                      area_weight: float = AREA_WEIGHT) -> list[Candidate]:
+def coarse_candidates(query: Query, index: VolumeIndex, *, n_candidates: int = N_CANDIDATES
+                      ) -> list[Candidate]:
     """The best distinct index sections for a query, posed, best first (the coarse stage).
 
     Parameters
@@ -163,9 +156,6 @@ def coarse_candidates(query: Query, index: VolumeIndex, *, n_candidates: int = N
     index : VolumeIndex
     n_candidates : int, keyword-only
         Candidates kept (default ``N_CANDIDATES``).
-    area_weight : float, keyword-only
-        Size-mismatch penalty used when the query's pixel size is known (default
-        ``AREA_WEIGHT``; 0 disables it).
 
     Returns
     -------
@@ -175,17 +165,12 @@ def coarse_candidates(query: Query, index: VolumeIndex, *, n_candidates: int = N
     Raises
     ------
     ValueError
-        If `n_candidates` < 1 or `area_weight` < 0.
+        If `n_candidates` < 1.
     """
     if int(n_candidates) < 1:
         raise ValueError(f"`n_candidates` must be at least 1; got {n_candidates}.")
-    if float(area_weight) < 0:
-        raise ValueError(f"`area_weight` must be >= 0; got {area_weight}.")
     spectra_q = query_spectra(query, index)
-    rho_work = index.entry_radius / index.factor
-    penalty = _size_penalty(query, index, rho_work, float(area_weight))
-    bound = descriptors.rotation_bounds(spectra_q, index.bounds,
-                                        channel_weights=CHANNEL_WEIGHTS) - penalty
+    bound = descriptors.rotation_bounds(spectra_q, index.bounds, channel_weights=CHANNEL_WEIGHTS)
     order = np.argsort(-bound, kind="stable")
     normals = index.normals[index.entry_normal]
     offsets = index.entry_offset / index.factor
@@ -202,7 +187,7 @@ def coarse_candidates(query: Query, index: VolumeIndex, *, n_candidates: int = N
         found = descriptors.rotation_search(spectra_q, index.spectra[chunk],
                                             n_angles=index.params["n_angles"],
                                             channel_weights=CHANNEL_WEIGHTS)
-        score[chunk] = found.score - penalty[chunk]
+        score[chunk] = found.score
         angle[chunk] = found.angle_deg
         mirror[chunk] = found.mirror
         done = order[:start + len(chunk)]
@@ -224,7 +209,7 @@ def coarse_candidates(query: Query, index: VolumeIndex, *, n_candidates: int = N
 
 def search_index(query: Query, index: VolumeIndex, target: RefineTarget, *,
                  n_candidates: int = N_CANDIDATES, n_screen: int = N_SCREEN,
-                 n_refine: int = N_REFINE, area_weight: float = AREA_WEIGHT) -> list[Candidate]:
+                 n_refine: int = N_REFINE) -> list[Candidate]:
     """Poses of a query in one volume: coarse candidates, screened, the best refined.
 
     Parameters
@@ -241,8 +226,6 @@ def search_index(query: Query, index: VolumeIndex, target: RefineTarget, *,
     n_refine : int, keyword-only
         Best screened candidates refined fully (default ``N_REFINE``; 0 returns the coarse
         poses).
-    area_weight : float, keyword-only
-        See :func:`coarse_candidates`.
 
     Returns
     -------
@@ -252,25 +235,25 @@ def search_index(query: Query, index: VolumeIndex, target: RefineTarget, *,
     Raises
     ------
     ValueError
-        If `n_candidates` < 1, `n_screen` or `n_refine` < 0, or `area_weight` < 0.
+        If `n_candidates` < 1, or `n_screen` or `n_refine` < 0.
     """
     if int(n_refine) < 0 or int(n_screen) < 0:
         raise ValueError(f"`n_screen` and `n_refine` must be >= 0; got {n_screen} and "
                          f"{n_refine}.")
-    coarse = coarse_candidates(query, index, n_candidates=max(int(n_candidates), int(n_screen)),
-                               area_weight=area_weight)
+    coarse = coarse_candidates(query, index, n_candidates=max(int(n_candidates), int(n_screen)))
     if int(n_refine) == 0:
         return coarse
     fixed = query.pixel_size_um is not None
     screened = []
     for candidate in coarse[:max(int(n_screen), int(n_refine))]:
-        pose, score = refine_pose(query, target, candidate.pose, fixed_scale=fixed,
-                                  grid=SCREEN_GRID, max_iterations=SCREEN_ITERATIONS, sharp=False)
-        screened.append(Candidate(pose, score))
+        pose, _ = refine_pose(query, target, candidate.pose, fixed_scale=fixed,
+                              levels=SCREEN_LEVELS)
+        screened.append(Candidate(pose, pose_score(query, target, pose)))
     screened.sort(key=lambda c: -c.score)
     refined = []
     for candidate in screened[:int(n_refine)]:
-        pose, score = refine_pose(query, target, candidate.pose, fixed_scale=fixed)
+        pose, score = refine_pose(query, target, candidate.pose, fixed_scale=fixed,
+                                  levels=FINAL_LEVELS)
         refined.append(Candidate(pose, score, refined=True))
     refined.sort(key=lambda c: -c.score)
     return refined + screened[int(n_refine):]

@@ -1,0 +1,100 @@
+"""Tests of fossilct.matching.queries: evaluation queries cut at known poses."""
+
+import numpy as np
+import pytest
+
+from fossilct import planes
+from fossilct.matching.pose import Pose, render
+from fossilct.matching.queries import Nuisance, cut_query, make_queries, tilted_normal
+
+
+@pytest.fixture(scope="module")
+def blob():
+    """A (28, 30, 32) volume with an asymmetric bright object in [0, 1]."""
+    grid = np.indices((28, 30, 32)).astype(np.float32)
+    body = (((grid[0] - 14) / 9) ** 2 + ((grid[1] - 15) / 11) ** 2
+            + ((grid[2] - 16) / 8) ** 2) <= 1
+    knob = ((grid[0] - 10) ** 2 + (grid[1] - 8) ** 2 + (grid[2] - 20) ** 2) <= 16
+    mask = body | knob
+    volume = np.where(mask, 0.4 + 0.5 * (grid[1] / 30), 0.05).astype(np.float32)
+    return volume, mask
+
+
+@pytest.mark.parametrize("nuisance", [Nuisance(), Nuisance(zoom=1.4),
+                                      Nuisance(zoom=0.8, crop_fraction=0.2, crop_side=3)])
+def test_placement_says_where_each_pixel_lies(blob, nuisance):
+    volume, mask = blob
+    normal = tilted_normal(2, 15.0, 60.0)
+    image, placement = cut_query(volume, mask, normal=normal, offset_vox=1.5, angle_deg=40.0,
+                                 mirror=True, nuisance=nuisance)
+    pose = Pose(normal, placement[0], placement[1], placement[2])
+    points = np.stack(np.meshgrid(np.arange(image.shape[0]), np.arange(image.shape[1]),
+                                  indexing="ij"), axis=-1).astype(float)
+    rendered = render(volume, pose, points, np.zeros(2))
+    inner = (slice(2, -2), slice(2, -2))
+    assert np.abs(rendered[inner] - image[inner]).mean() < 0.01
+    assert np.linalg.norm(placement[1]) == pytest.approx(1.0 / nuisance.zoom, rel=0.05)
+
+
+def test_crop_cuts_the_fossil_on_the_chosen_side(blob):
+    volume, mask = blob
+    full, _ = cut_query(volume, mask, normal=(1, 0, 0), offset_vox=0.0)
+    cropped, placement = cut_query(volume, mask, normal=(1, 0, 0), offset_vox=0.0,
+                                   nuisance=Nuisance(crop_fraction=0.1, crop_side=0))
+    assert cropped.shape[1] == full.shape[1] and cropped.shape[0] < full.shape[0]
+    assert cropped[0].max() > 0.3  # the fossil now reaches the top border
+
+
+def test_nuisances_change_the_image(blob):
+    volume, mask = blob
+    clean, _ = cut_query(volume, mask, normal=(0, 1, 0), offset_vox=1.0)
+    white, _ = cut_query(volume, mask, normal=(0, 1, 0), offset_vox=1.0,
+                         nuisance=Nuisance(white_background=True))
+    assert np.allclose(white, 1.0 - clean)
+    noisy, _ = cut_query(volume, mask, normal=(0, 1, 0), offset_vox=1.0,
+                         nuisance=Nuisance(noise_sigma=0.05), rng=3)
+    assert 0.02 < np.std(noisy - clean) < 0.06
+    blurred, _ = cut_query(volume, mask, normal=(0, 1, 0), offset_vox=1.0,
+                           nuisance=Nuisance(blur_sigma=1.5))
+    assert np.abs(np.diff(blurred, axis=1)).max() < np.abs(np.diff(clean, axis=1)).max()
+    assert clean.dtype == np.float32 and 0.0 <= clean.min() and clean.max() <= 1.0
+
+
+def test_make_queries_is_deterministic_and_balanced(blob):
+    volume, mask = blob
+    sources = [(volume, mask, 2.0), (volume[::-1].copy(), mask[::-1].copy(), 3.0)]
+    a = make_queries(sources, 10, rng=5)
+    b = make_queries(sources, 10, rng=5)
+    c = make_queries(sources, 10, rng=6)
+    assert all(np.array_equal(x.image, y.image) and x.angle_deg == y.angle_deg
+               for x, y in zip(a, b))
+    assert any(x.angle_deg != y.angle_deg for x, y in zip(a, c))
+    assert [q.kind for q in a].count("oblique") == 5
+    assert [q.target for q in a] == [0, 1] * 5
+    for query in a:
+        assert (query.tilt_deg == 0) == (query.kind == "axis")
+        assert query.tilt_deg <= 25.0
+        assert query.pixel_size_um == pytest.approx(sources[query.target][2]
+                                                     / query.nuisance.zoom)
+        offsets, area = planes.mask_offsets(sources[query.target][1], query.normal)
+        nearest = area[np.argmin(np.abs(offsets - query.offset_vox))]
+        assert nearest >= 0.2 * area.max()
+
+
+def test_bad_arguments_are_refused(blob):
+    volume, mask = blob
+    with pytest.raises(ValueError, match="`volumes` is empty"):
+        make_queries([], 3, rng=0)
+    with pytest.raises(ValueError, match="`n_queries` must be at least 1"):
+        make_queries([(volume, mask, 1.0)], 0, rng=0)
+    with pytest.raises(ValueError, match="`white_fraction` must be in"):
+        make_queries([(volume, mask, 1.0)], 2, rng=0, white_fraction=2.0)
+    with pytest.raises(ValueError, match="Tilts must satisfy"):
+        make_queries([(volume, mask, 1.0)], 2, rng=0, min_tilt_deg=30.0)
+    with pytest.raises(ValueError, match="`zoom_range` must be"):
+        make_queries([(volume, mask, 1.0)], 2, rng=0, zoom_range=(0.0, 1.0))
+    with pytest.raises(ValueError, match="misses the fossil"):
+        cut_query(volume, mask, normal=(1, 0, 0), offset_vox=13.0)
+    with pytest.raises(ValueError, match="`nuisance` out of range"):
+        cut_query(volume, mask, normal=(1, 0, 0), offset_vox=0.0,
+                  nuisance=Nuisance(crop_fraction=0.6))
