@@ -5,15 +5,16 @@ For each quick architecture at the quick image size:
 
 * ``pipeline``: images/s of ``model.fit`` fed by ``fossilct.data.make_dataset`` (PNG decode,
   resize, cache, shuffle, flips/rotation/zoom/brightness/contrast, MixUp and CutMix);
-* ``memory``: images/s of the same model fed the already decoded images from NumPy (no
-  augmentation) -- the ceiling the pipeline is compared with; target ratio >= 0.9;
+* ``memory``: images/s of the same model fed ready-made float batches from in-memory tensors
+  (nothing to decode or augment) -- the ceiling the pipeline is compared with; target ratio
+  >= 0.9; the two feeds are timed alternately, so a change of machine load hits both;
 * ``infer``: images/s of ``model.predict`` on in-memory images.
 
 Then the peak resident memory (ru_maxrss) of a fresh process that trains one epoch through the
 pipeline, for a small and a 4x larger dataset (target: independent of the size).
 
-Run: ``python benchmarks/bench_train.py [--archs a,b] [--size 96] [--n-train 512]``. The first
-epoch (tracing, cache filling) is excluded from every rate.
+Run: ``python benchmarks/bench_train.py [--archs a,b] [--size 64] [--n-train 1024]``. The first
+epoch of each feed (tracing, cache filling) is excluded from every rate.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import tensorflow as tf  # noqa: E402
 from fossilct import data, manifest, models  # noqa: E402
 from fossilct.augment import Augmentation  # noqa: E402
 
-QUICK_ARCHS = "small_cnn,mobilenet_v3_small,effv2b0"
+QUICK_ARCHS = "small_cnn,mobilenet_v3_small"
 N_CLASSES = 12
 PNG_SIZE = 224
 """Edge of the stored slices (the slice notebook's default), resized by the pipeline."""
@@ -92,32 +93,55 @@ def _compiled(arch: str, size: int):
     return model
 
 
-def _train_rate(model, fit_args: dict, n_images: int, epochs: int) -> float:
+def _epoch_seconds(model, ds) -> float:
     clock = EpochClock()
-    model.fit(**fit_args, epochs=epochs + 1, verbose=0, callbacks=[clock])
-    return n_images * epochs / sum(clock.seconds[1:])
+    model.fit(ds, epochs=1, verbose=0, callbacks=[clock])
+    return clock.seconds[0]
 
 
 def benchmark_architecture(arch: str, manifest_csv: Path, *, size: int, batch_size: int,
-                           epochs: int) -> dict:
+                           rounds: int) -> dict:
+    """Median epoch rates of the pipeline and the in-memory feed, measured alternately (so a
+    change of machine load hits both), after one warm-up epoch each."""
     slices = data.read_manifest(manifest_csv)
     names = data.class_names_from_manifest(slices)
-    ds = data.make_dataset(slices, split="train", class_names=names, image_size=size,
-                           batch_size=batch_size, augmentation=Augmentation(rng=0), rng=0)
-    n_images = int(ds.cardinality()) * batch_size
-    pipeline = _train_rate(_compiled(arch, size), dict(x=ds), n_images, epochs)
+    pipeline_ds = data.make_dataset(slices, split="train", class_names=names, image_size=size,
+                                    batch_size=batch_size, augmentation=Augmentation(rng=0),
+                                    rng=0)
+    steps = int(pipeline_ds.cardinality())
+    n_images = steps * batch_size
     images, labels = data.load_split_arrays(slices, split="train", class_names=names,
                                             image_size=size)
-    images = images.astype(np.float32)[:n_images]
-    memory = _train_rate(_compiled(arch, size),
-                         dict(x=images, y=labels[:n_images], batch_size=batch_size,
-                              shuffle=True), n_images, epochs)
-    model = _compiled(arch, size)
-    model.predict(images[:batch_size], verbose=0)
+    images = images[:n_images].astype(np.float32)
+    # the ceiling: ready-made float batches already in memory, nothing to decode or augment
+    memory_ds = tf.data.Dataset.from_tensor_slices((
+        tf.constant(images.reshape(steps, batch_size, size, size, 1)),
+        tf.constant(labels[:n_images].reshape(steps, batch_size, -1)))).prefetch(2)
+    models_ = {"pipeline": _compiled(arch, size), "memory": _compiled(arch, size)}
+    feeds = {"pipeline": pipeline_ds, "memory": memory_ds}
+    seconds = {name: [] for name in feeds}
+    for round_ in range(rounds + 1):
+        for name in feeds:
+            elapsed = _epoch_seconds(models_[name], feeds[name])
+            if round_:  # round 0 traces the functions and fills the cache
+                seconds[name].append(elapsed)
+    model = models_["memory"]
     start = time.perf_counter()
     model.predict(images, batch_size=64, verbose=0)
     infer = len(images) / (time.perf_counter() - start)
-    return dict(arch=arch, size=size, pipeline=pipeline, memory=memory, infer=infer)
+    rates = {name: n_images / float(np.median(values)) for name, values in seconds.items()}
+    return dict(arch=arch, size=size, infer=infer, **rates)
+
+
+def _peak_rss() -> int:
+    """Peak resident memory of this process in bytes: VmHWM, which (unlike ru_maxrss on Linux)
+    does not inherit the parent's peak across fork and exec."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def memory_probe(n_train: int, size: int, arch: str) -> int:
@@ -128,16 +152,17 @@ def memory_probe(n_train: int, size: int, arch: str) -> int:
         ds = data.make_dataset(slices, split="train", class_names=names, image_size=size,
                                augmentation=Augmentation(rng=0))
         _compiled(arch, size).fit(ds, epochs=1, verbose=0)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return _peak_rss()
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archs", default=QUICK_ARCHS)
-    parser.add_argument("--size", type=int, default=96, help="input size of the models (px)")
-    parser.add_argument("--n-train", type=int, default=512, help="training images (x32)")
+    parser.add_argument("--size", type=int, default=64, help="input size of the models (px)")
+    parser.add_argument("--n-train", type=int, default=1024, help="training images")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=2, help="timed epochs after the first")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="timed epochs of each feed, alternating, after a warm-up epoch")
     parser.add_argument("--memory-sizes", default="600,2400",
                         help="dataset sizes of the peak-memory probe (empty: skip)")
     parser.add_argument("--probe", type=int, help=argparse.SUPPRESS)
@@ -150,13 +175,13 @@ def main(argv=None) -> int:
     device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
     print(f"bench_train: {device}, {os.cpu_count()} cores, size {args.size} px, "
           f"{args.n_train} training images, batch {args.batch_size}, "
-          f"{args.epochs} timed epochs")
+          f"median of {args.rounds} alternating timed epochs per feed")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         csv = write_slices(Path(tmp), args.n_train)
         for arch in args.archs.split(","):
             row = benchmark_architecture(arch, csv, size=args.size, batch_size=args.batch_size,
-                                         epochs=args.epochs)
+                                         rounds=args.rounds)
             row["ratio"] = row["pipeline"] / row["memory"]
             rows.append(row)
             print(f"  {arch:<20} train pipeline {row['pipeline']:7.1f} img/s | in-memory "

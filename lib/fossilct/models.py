@@ -117,7 +117,7 @@ def _registry() -> dict[str, Architecture]:
          "EfficientNetV2-B0 (quick profile)"),
         ("convnext_tiny", "ConvNeXtTiny", 224, "builtin", "convnext_tiny_notop.h5",
          "ConvNeXt-Tiny (quick profile)"),
-        ("small_cnn", "small_cnn", 96, "unit", None,
+        ("small_cnn", "small_cnn", 64, "unit", None,
          "plain 7-conv CNN trained from scratch (offline quick profile)"),
     ]
     return {row[0]: Architecture(*row) for row in rows}

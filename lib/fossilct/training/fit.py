@@ -219,7 +219,8 @@ def fit_model(model: keras.Model, train_ds, val_ds, *,
             model.optimizer.build(model.trainable_variables)
             model.load_weights(store.folder / files["latest"])
         if ema is not None:
-            ema.start(model, store.load_ema(files) if resume_mid_phase else None)
+            with model.distribute_strategy.scope():
+                ema.start(model, store.load_ema(files) if resume_mid_phase else None)
         tracker = EpochTracker(state, epochs=epochs, patience=patience, best=best, ema=ema,
                                store=store)
         model.fit(train_ds, validation_data=val_ds, epochs=epochs,
