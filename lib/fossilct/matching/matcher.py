@@ -6,8 +6,12 @@
 scored identically (:mod:`fossilct.matching.scoring`).
 
 In a library, the fossilct method compares the query with the indexes of all volumes first
-(cheap), then runs the full search only on the ``n_refine_volumes`` most promising ones; the
-others keep their best coarse pose. Volumes, specimens (best volume) and species (best specimen)
+(cheap), ranks the volumes by the full-resolution fit of their ``N_PRERANK`` best coarse
+candidates (signature scores are not comparable between volumes: a smooth, low-resolution
+volume correlates well with many sections), screens the candidates of the
+``n_screen_volumes`` best volumes (a quick refinement) and refines fully only the
+``n_refine_volumes`` best of those by screened fit; the other volumes keep their best coarse or
+screened pose. Volumes, specimens (best volume) and species (best specimen)
 are ranked by the combined score. A volume that cannot be searched is reported in the result's
 ``skipped`` table and the others are still ranked.
 
@@ -35,11 +39,13 @@ from fossilct.matching.preprocess import Query, prepare_query
 from fossilct.matching.records import (MATCH_COLUMNS, Library, LibraryResult, LibraryVolume,
                                        Match)
 from fossilct.matching.reference import reference_search
+from fossilct.matching.refine import pose_score
 from fossilct.matching.scoring import (DEFAULT_WEIGHTS, combined_score, match_scores,
                                        section_in_query_frame)
 
 __all__ = [
     "METHODS",
+    "N_SCREEN_VOLUMES",
     "N_REFINE_VOLUMES",
     "make_library_volume",
     "library_volume_from_prepared",
@@ -50,8 +56,12 @@ __all__ = [
 
 METHODS = ("fossilct", "reference")
 """The matching methods."""
+N_SCREEN_VOLUMES = 6
+"""Volumes of a library whose coarse candidates the fossilct method screens."""
+N_PRERANK = 3
+"""Best coarse candidates per volume whose fit at full resolution ranks the volumes."""
 N_REFINE_VOLUMES = 3
-"""Volumes of a library searched fully by the fossilct method (the rest keep coarse poses)."""
+"""Volumes of a library whose best screened candidates the fossilct method refines fully."""
 SKIPPED_COLUMNS = ("file", "reason")
 
 
@@ -295,6 +305,7 @@ def _rank_tables(matches: list[Match]) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
 def match_slice_to_library(query, library: Library | Sequence[LibraryVolume], *,
                            method: str = "fossilct", pixel_size_um: float | None = None,
                            weights: Mapping[str, float] = DEFAULT_WEIGHTS,
+                           n_screen_volumes: int = N_SCREEN_VOLUMES,
                            n_refine_volumes: int = N_REFINE_VOLUMES,
                            n_candidates: int = search.N_CANDIDATES,
                            n_screen: int = search.N_SCREEN, n_refine: int = search.N_REFINE
@@ -310,9 +321,12 @@ def match_slice_to_library(query, library: Library | Sequence[LibraryVolume], *,
     pixel_size_um : float, optional, keyword-only
     weights : mapping, keyword-only
         Weights of the combined score.
+    n_screen_volumes : int, keyword-only
+        fossilct: volumes whose candidates are screened, chosen by their best coarse score
+        (default ``N_SCREEN_VOLUMES``).
     n_refine_volumes : int, keyword-only
-        fossilct: volumes searched fully, chosen by their best coarse score (default
-        ``N_REFINE_VOLUMES``); the reference searches every volume fully.
+        fossilct: volumes refined fully, chosen by their best screened fit (default
+        ``N_REFINE_VOLUMES``). The reference searches every volume fully.
     n_candidates, n_screen, n_refine : keyword-only
         Search effort per fully searched volume.
 
@@ -330,8 +344,9 @@ def match_slice_to_library(query, library: Library | Sequence[LibraryVolume], *,
         The query has no fossil (or is blank, too small, ...).
     """
     _check_method(method)
-    if int(n_refine_volumes) < 1:
-        raise ValueError(f"`n_refine_volumes` must be at least 1; got {n_refine_volumes}.")
+    if not 1 <= int(n_refine_volumes) <= int(n_screen_volumes):
+        raise ValueError(f"`n_refine_volumes` must be at least 1 and at most `n_screen_volumes`; "
+                         f"got {n_refine_volumes} and {n_screen_volumes}.")
     members = tuple(library.volumes if isinstance(library, Library) else library)
     skipped = list(library.skipped.to_dict("records")) if isinstance(library, Library) else []
     if not members:
@@ -352,20 +367,31 @@ def match_slice_to_library(query, library: Library | Sequence[LibraryVolume], *,
         for target in members:
             try:
                 _check_target(target, method)
-                best = search.coarse_candidates(query, target.index, n_candidates=1)[0]
-                coarse.append((best.score, target, best))
+                found = search.coarse_candidates(query, target.index,
+                                                 n_candidates=max(n_candidates, n_screen))
+                fit = max(pose_score(query, target.refine_target, c.pose)
+                          for c in found[:N_PRERANK])
+                coarse.append((fit, target, found))
             except (MatchingError, TypeError) as error:
                 skipped.append({"file": getattr(target, "file", "?"),
                                 "reason": f"{type(error).__name__}: {error}"})
         coarse.sort(key=lambda item: -item[0])
-        for rank, (_, target, best) in enumerate(coarse):
-            if rank < int(n_refine_volumes):
-                matches += match_slice_to_volume(
-                    query, target, method=method, weights=weights, n_candidates=n_candidates,
-                    n_screen=n_screen, n_refine=n_refine)
+        screened = []
+        for rank, (_, target, found) in enumerate(coarse):
+            if rank < int(n_screen_volumes):
+                best = search.screen_candidates(query, target.refine_target, found,
+                                                n_screen=max(n_screen, n_refine))
+                screened.append((best[0].score, target, best))
             else:
-                matches.append(_make_match(query, target, best.pose, fit=best.score,
+                matches.append(_make_match(query, target, found[0].pose, fit=found[0].score,
                                            refined=False, method=method, weights=weights))
+        screened.sort(key=lambda item: -item[0])
+        for rank, (_, target, best) in enumerate(screened):
+            if rank < int(n_refine_volumes):
+                best = search.refine_candidates(query, target.refine_target, best,
+                                                n_refine=n_refine)
+            matches.append(_make_match(query, target, best[0].pose, fit=best[0].score,
+                                       refined=best[0].refined, method=method, weights=weights))
     matches.sort(key=lambda m: -m.score)
     volumes_table, specimens, species = _rank_tables(matches)
     return LibraryResult(matches=matches, volumes=volumes_table, specimens=specimens,

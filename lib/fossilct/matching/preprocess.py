@@ -14,8 +14,9 @@ the frame (touch all four borders).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -76,6 +77,17 @@ class Query:
     centroid: np.ndarray
     radius: float
     source_shape: tuple[int, ...]
+    _memo: dict = field(default_factory=dict, init=False, repr=False)
+
+    def memo(self, key, make: Callable):
+        """The value stored under `key`, made by ``make()`` on first use.
+
+        Derived data that a search needs for every candidate and volume (the query's
+        lattices and signatures) is computed once per query.
+        """
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
 
     def square_to_gray(self) -> np.ndarray:
         """(S, S, 2) array: the (row, col) position in `gray` of each pixel of `image`."""

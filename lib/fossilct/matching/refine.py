@@ -36,6 +36,7 @@ REGION_DILATION = 3
 """The compared region is the query's silhouette dilated by this many lattice cells."""
 _GRADIENT_STEP = 0.1  # voxels, forward differences: the interpolated volume's local slope
 _DAMPING = 1e-3        # initial Levenberg-Marquardt damping, relative to diag(J^T J)
+_MIN_GAIN = 1e-6       # a step that raises the correlation less than this ends the level
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,7 +64,14 @@ class RefineTarget:
 
 
 def _lattice(query: Query, grid: int, sigma_px: float) -> tuple[np.ndarray, np.ndarray]:
-    """Lattice points (relative to the query centroid) inside the region, and query values."""
+    """Lattice points (relative to the query centroid) inside the region, and query values.
+
+    Memoised on the query (the same lattice serves every candidate of every volume)."""
+    key = ("lattice", int(grid), round(float(sigma_px), 4))
+    return query.memo(key, lambda: _make_lattice(query, int(grid), float(sigma_px)))
+
+
+def _make_lattice(query: Query, grid: int, sigma_px: float) -> tuple[np.ndarray, np.ndarray]:
     rows, cols = np.nonzero(query.silhouette)
     r0, r1, c0, c1 = rows.min(), rows.max(), cols.min(), cols.max()
     side = max(r1 - r0, c1 - c0) * 1.16 + 2.0
@@ -105,22 +113,31 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / denom) if denom > 0 else 0.0
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product of two 3-vectors (np.cross is slow on single vectors)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2],
+                     a[0] * b[1] - a[1] * b[0]])
+
+
 def _jacobian(pose: Pose, points: np.ndarray, gradient: np.ndarray, n_params: int) -> np.ndarray:
     """d(render)/d(params) = gradient . (point motion), motions linear in the lattice offsets."""
     scale = pose.scale
     u, v, n = pose.row_axis / scale, pose.col_axis / scale, pose.normal
-    a, b = points[:, 0], points[:, 1]
-    along = gradient @ np.stack([pose.row_axis, pose.col_axis, u, v, n,
-                                 np.cross(u, pose.row_axis), np.cross(u, pose.col_axis),
-                                 np.cross(v, pose.row_axis), np.cross(v, pose.col_axis),
-                                 np.cross(n, pose.row_axis), np.cross(n, pose.col_axis)]).T
-    columns = [a * along[:, 5] + b * along[:, 6],   # tilt about the row direction
-               a * along[:, 7] + b * along[:, 8],   # tilt about the column direction
-               along[:, 4],                         # shift along the normal
-               a * along[:, 9] + b * along[:, 10],  # in-plane turn
-               along[:, 2], along[:, 3],            # in-plane shifts
-               a * along[:, 0] + b * along[:, 1]]   # log-scale
-    return np.stack(columns[:n_params], axis=1)
+    row, col = pose.row_axis, pose.col_axis
+    directions = np.stack([row, col, u, v, n, _cross(u, row), _cross(u, col), _cross(v, row),
+                           _cross(v, col), _cross(n, row), _cross(n, col)], axis=1)
+    along = gradient @ directions
+    a, b = points[:, :1], points[:, 1:]
+    # tilt about rows, tilt about columns, shift along the normal, in-plane turn, in-plane
+    # shifts, log-scale
+    jac = np.empty((len(points), 7))
+    jac[:, 0] = (a * along[:, 5:6] + b * along[:, 6:7])[:, 0]
+    jac[:, 1] = (a * along[:, 7:8] + b * along[:, 8:9])[:, 0]
+    jac[:, 2] = along[:, 4]
+    jac[:, 3] = (a * along[:, 9:10] + b * along[:, 10:11])[:, 0]
+    jac[:, 4:6] = along[:, 2:4]
+    jac[:, 6] = (a * along[:, 0:1] + b * along[:, 1:2])[:, 0]
+    return jac[:, :n_params]
 
 
 def _rotation(vector: np.ndarray) -> np.ndarray:
@@ -154,12 +171,14 @@ def _gauss_newton(volume, pose, points, query_values, n_params, max_iterations):
     values, gradient = _render(volume, _positions(pose, points))
     best = correlation(values, query_values)
     damping = _DAMPING
+    query_centred = query_values - query_values.mean()
     for _ in range(int(max_iterations)):
-        design = np.stack([values, np.ones_like(values)], axis=1)
-        gain, offset = np.linalg.lstsq(design, query_values, rcond=None)[0]
+        centred = values - values.mean()
+        variance = float(centred @ centred)
+        gain = float(centred @ query_centred) / variance if variance > 0 else 0.0
         if gain <= 0:
             break
-        residual = query_values - gain * values - offset
+        residual = query_centred - gain * centred
         jac = -gain * _jacobian(pose, points, gradient, n_params)
         hessian = jac.T @ jac
         diag = np.diag(np.diag(hessian)) + 1e-9 * np.eye(n_params)
@@ -171,9 +190,10 @@ def _gauss_newton(volume, pose, points, query_values, n_params, max_iterations):
         trial_values, trial_gradient = _render(volume, _positions(trial, points))
         score = correlation(trial_values, query_values)
         if score > best:
+            gain_in_score = score - best
             pose, values, gradient, best = trial, trial_values, trial_gradient, score
             damping = max(damping / 3.0, 1e-7)
-            if np.abs(delta).max() < 1e-4:
+            if np.abs(delta).max() < 1e-4 or gain_in_score < _MIN_GAIN:
                 break
         else:
             damping *= 8.0
