@@ -229,6 +229,29 @@ _TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
           "list": (list,), "dict": (dict,)}
 
 
+def _matches(value: Any, type_name: str) -> bool:
+    """Whether a YAML value fits a parameter annotation: ``int``, ``Optional[str]``,
+    ``Union[str, int]``, ``list[int]`` (item types unchecked); unknown annotations accept all.
+
+    >>> _matches(3, "float"), _matches(True, "int"), _matches(None, "Optional[str]")
+    (True, False, True)
+    >>> _matches("all", "Union[str, int]"), _matches(2.5, "Union[str, int]")
+    (True, False)
+    """
+    name = type_name.replace(" ", "")
+    wrapper, _, inner = name.partition("[")
+    if wrapper in ("Optional", "Union"):
+        options = inner.rstrip("]").split(",")
+        return (wrapper == "Optional" and value is None) or any(
+            _matches(value, option) for option in options)
+    accepted = _TYPES.get(wrapper.lower())
+    if accepted is None:
+        return True
+    if isinstance(value, bool) and wrapper.lower() != "bool":
+        return False
+    return isinstance(value, accepted)
+
+
 def check_notebook_parameters(task: Task, declared: Mapping[str, Mapping[str, Any]]) -> None:
     """Check that a task's parameters match the notebook's ``parameters`` cell exactly.
 
@@ -253,11 +276,9 @@ def check_notebook_parameters(task: Task, declared: Mapping[str, Mapping[str, An
         problems.append(f"unknown {sorted(given - wanted)} (given by the profile, not declared "
                         "in the notebook's parameters cell)")
     for name in sorted(given & wanted):
-        type_name = str(declared[name].get("inferred_type_name", "None")).split("[")[0].lower()
+        type_name = str(declared[name].get("inferred_type_name", "None"))
         value = task.parameters[name]
-        accepted = _TYPES.get(type_name)
-        if accepted and value is not None and not (
-                isinstance(value, accepted) and not (type_name != "bool" and isinstance(value, bool))):
+        if not _matches(value, type_name):
             problems.append(f"{name}={value!r} is {type(value).__name__}, the notebook expects "
                             f"{type_name}")
     if problems:
