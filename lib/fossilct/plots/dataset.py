@@ -44,8 +44,8 @@ def plot_mid_slice_gallery(examples: Mapping[str, np.ndarray], *, panel_inches: 
     Parameters
     ----------
     examples : mapping of str to (P, M, N) ndarray
-        Label (e.g. ``"species · specimen"``, shown on two lines) -> volume; each panel is scaled to its volume's 1st..99th
-        percentile so that noisy scans stay readable.
+        Label (e.g. ``"species · specimen"``, shown on two lines) -> volume; each panel is
+        scaled to its volume's 1st..99th percentile so that noisy scans stay readable.
     panel_inches : float
         Edge of one panel.
 
