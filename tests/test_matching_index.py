@@ -5,7 +5,7 @@ import pytest
 
 from fossilct import planes
 from fossilct.matching import MatchingError, build_index, index as index_module
-from fossilct.matching import load_or_build_index
+from fossilct.matching import load_or_build_index, working
 
 SMALL = dict(n_normals=12, working_radius=10.0)
 
@@ -43,13 +43,13 @@ def test_index_holds_sections_of_every_normal(ellipsoid):
 
 def test_working_copy_shrinks_large_fossils_only(ellipsoid):
     volume, mask = ellipsoid
-    work, centre, factor = index_module.working_copy(volume, mask, working_radius=6.0)
+    work, centre, factor = working.working_copy(volume, mask, working_radius=6.0)
     # the fossil's bounding radius (11 voxels + 1) becomes 6 working voxels, plus a 2-voxel rim
     assert factor == pytest.approx(12.0 / 6.0, rel=0.05)
     assert work.shape == (17, 17, 17, 2) and work.dtype == np.float32
     assert centre == pytest.approx([14.5, 12.5, 13.5], abs=0.1)
     assert work[8, 8, 8, 0] == pytest.approx(1.0) and work[0, 0, 0, 0] == 0.0
-    _, _, same = index_module.working_copy(volume, mask, working_radius=64.0)
+    _, _, same = working.working_copy(volume, mask, working_radius=64.0)
     assert same == 1.0
 
 
@@ -58,7 +58,7 @@ def test_section_stack_agrees_with_planes(ellipsoid):
     work = np.stack([mask.astype(np.float32), volume], axis=-1)[:26, :26, :26]
     normal = planes.fibonacci_normals(7)[4]
     offsets = np.array([-3.0, 0.0, 2.5])
-    stack = index_module.section_stack(work, normal, offsets, size=26)
+    stack = working.section_stack(work, normal, offsets, size=26)
     reference = planes.sample_planes(work, normal, offsets, size=26)
     assert np.abs(stack - reference).max() < 0.02
 
@@ -83,7 +83,8 @@ def test_cache_is_reused_and_rebuilt_when_stale(ellipsoid, tmp_path, monkeypatch
     again = load_or_build_index(volume, mask, cache_dir=tmp_path, name="spec 1.nii", **SMALL)
     assert len(calls) == 1  # read from the cache
     assert again.key == first.key and np.array_equal(again.spectra, first.spectra)
-    assert np.array_equal(again.work, first.work) and again.params == first.params
+    assert np.array_equal(again.entry_centroid, first.entry_centroid)
+    assert again.params == first.params and again.factor == first.factor
     # a changed volume is a new key: rebuilt, and the stale file of this name removed
     changed = volume.copy()
     changed[15, 12, 13] += 0.5

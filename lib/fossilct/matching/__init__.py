@@ -8,7 +8,8 @@ Typical use::
     result.species.head(3), result.best
 
 Modules: :mod:`~fossilct.matching.preprocess` (query preparation), :mod:`~.descriptors` (polar
-signatures, rotation search), :mod:`~.index` (per-volume index and cache), :mod:`~.search` and
+signatures, rotation search), :mod:`~.working` and :mod:`~.index` (working copy, per-volume
+index and cache), :mod:`~.search` and
 :mod:`~.refine` (the fossilct method), :mod:`~.reference` (the study's method),
 :mod:`~.similarity` and :mod:`~.scoring` (metrics), :mod:`~.pose` (geometry), :mod:`~.records`
 and :mod:`~.matcher` (public entry points), :mod:`~.queries` and :mod:`~.evaluation` (evaluation

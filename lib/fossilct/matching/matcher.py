@@ -39,7 +39,7 @@ from fossilct.matching.preprocess import Query, prepare_query
 from fossilct.matching.records import (MATCH_COLUMNS, Library, LibraryResult, LibraryVolume,
                                        Match)
 from fossilct.matching.reference import reference_search
-from fossilct.matching.refine import pose_score
+from fossilct.matching.refine import pose_scores
 from fossilct.matching.scoring import (DEFAULT_WEIGHTS, combined_score, match_scores,
                                        section_in_query_frame)
 
@@ -369,8 +369,8 @@ def match_slice_to_library(query, library: Library | Sequence[LibraryVolume], *,
                 _check_target(target, method)
                 found = search.coarse_candidates(query, target.index,
                                                  n_candidates=max(n_candidates, n_screen))
-                fit = max(pose_score(query, target.refine_target, c.pose)
-                          for c in found[:N_PRERANK])
+                fit = float(pose_scores(query, target.refine_target,
+                                        [c.pose for c in found[:N_PRERANK]]).max())
                 coarse.append((fit, target, found))
             except (MatchingError, TypeError) as error:
                 skipped.append({"file": getattr(target, "file", "?"),

@@ -7,12 +7,17 @@ axes, shift along the normal, in-plane turn, two in-plane shifts, log-scale; rot
 query's centroid) are updated by damped Gauss-Newton steps (Levenberg-Marquardt) on
 ``q - (a r(p) + b)``, where the gain ``a`` and offset ``b`` are refitted at every step, so the
 intensity scales of query and volume need not agree (regressing the query on the render makes
-the least-squares residual a monotone function of the correlation). The volume's gradient comes from forward
-differences (a tenth of a voxel: the slope of the interpolated volume where the render reads
-it), rendered in the same ``map_coordinates`` call as the values. The refinement runs through
-``LEVELS``: against copies of the volume smoothed by 2.5 and 1 voxels (wide basins: a candidate
-15 degrees off converges) and then the volume itself (precision). Tilt and shift are coupled
-through the full Jacobian, which a search along one parameter at a time cannot follow.
+the least-squares residual a monotone function of the correlation). The volume's gradient comes
+from forward differences (a tenth of a voxel: the slope of the interpolated volume where the
+render reads it), rendered in the same ``map_coordinates`` call as the values. The refinement
+runs through levels (smoothing, lattice, iterations), e.g. ``LEVELS``: against copies of the
+volume smoothed by 2.5 and 1 voxels (wide basins: a candidate 15 degrees off converges) and
+then the volume itself (precision). Tilt and shift are coupled through the full Jacobian, which
+a search along one parameter at a time cannot follow.
+
+Many poses are refined together (:func:`refine_poses`): every iteration renders all the poses
+still improving in one ``map_coordinates`` call and solves their normal equations as one
+stacked linear system, each pose keeping its own damping.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ import scipy.ndimage as ndi
 from fossilct.matching.pose import Pose
 from fossilct.matching.preprocess import Query
 
-__all__ = ["GRID", "LEVELS", "RefineTarget", "refine_pose", "pose_score", "correlation"]
+__all__ = ["GRID", "LEVELS", "RefineTarget", "refine_poses", "refine_pose", "pose_scores",
+           "pose_score"]
 
 GRID = 48
 """Lattice side on which query and renders are compared at full resolution."""
@@ -93,126 +99,145 @@ def _make_lattice(query: Query, grid: int, sigma_px: float) -> tuple[np.ndarray,
     return points, values[region].astype(np.float64)
 
 
-def _positions(pose: Pose, points: np.ndarray) -> np.ndarray:
-    return pose.centre + points[:, :1] * pose.row_axis + points[:, 1:] * pose.col_axis
+def _stack(poses: list[Pose]) -> np.ndarray:
+    """(B, 4, 3): centre, row axis, column axis, normal of each pose."""
+    return np.stack([np.stack([p.centre, p.row_axis, p.col_axis, p.normal]) for p in poses])
 
 
-def _render(volume: np.ndarray, positions: np.ndarray):
-    """Values (n,) and forward-difference gradients (n, 3) of the volume at positions (n, 3)."""
-    sets = [positions] + [positions + step for step in _GRADIENT_STEP * np.eye(3)]
-    sampled = ndi.map_coordinates(volume, np.concatenate(sets).T, order=1, mode="constant",
-                                  cval=0.0, prefilter=False).reshape(4, -1)
-    return sampled[0], (sampled[1:] - sampled[0]).T / _GRADIENT_STEP
+def _unstack(frames: np.ndarray) -> list[Pose]:
+    return [Pose(f[3].copy(), f[0].copy(), f[1].copy(), f[2].copy()) for f in frames]
 
 
-def correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Normalised cross-correlation of two 1-D samples (0 if either is constant)."""
-    a = a - a.mean()
-    b = b - b.mean()
-    denom = np.sqrt((a @ a) * (b @ b))
-    return float(a @ b / denom) if denom > 0 else 0.0
+def _render(volume: np.ndarray, frames: np.ndarray, points: np.ndarray):
+    """Values (B, n) and forward-difference gradients (B, n, 3) at the posed lattice points."""
+    positions = (frames[:, None, 0] + points[None, :, :1] * frames[:, None, 1]
+                 + points[None, :, 1:] * frames[:, None, 2])               # (B, n, 3)
+    sets = positions[:, None] + np.concatenate([np.zeros((1, 3)),
+                                                _GRADIENT_STEP * np.eye(3)])[None, :, None]
+    sampled = ndi.map_coordinates(volume, sets.reshape(-1, 3).T, order=1, mode="constant",
+                                  cval=0.0, prefilter=False).reshape(len(frames), 4, -1)
+    gradient = (sampled[:, 1:] - sampled[:, :1]).transpose(0, 2, 1) / _GRADIENT_STEP
+    return sampled[:, 0].astype(np.float64), gradient
 
 
-def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cross product of two 3-vectors (np.cross is slow on single vectors)."""
-    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2],
-                     a[0] * b[1] - a[1] * b[0]])
+def _correlations(values: np.ndarray, query_values: np.ndarray) -> np.ndarray:
+    """NCC of each row of `values` (B, n) with `query_values` (n,); 0 for a constant row."""
+    centred = values - values.mean(axis=1, keepdims=True)
+    query = query_values - query_values.mean()
+    denom = np.sqrt((centred ** 2).sum(axis=1) * (query @ query))
+    return np.where(denom > 0, centred @ query / np.maximum(denom, 1e-300), 0.0)
 
 
-def _jacobian(pose: Pose, points: np.ndarray, gradient: np.ndarray, n_params: int) -> np.ndarray:
-    """d(render)/d(params) = gradient . (point motion), motions linear in the lattice offsets."""
-    scale = pose.scale
-    u, v, n = pose.row_axis / scale, pose.col_axis / scale, pose.normal
-    row, col = pose.row_axis, pose.col_axis
-    directions = np.stack([row, col, u, v, n, _cross(u, row), _cross(u, col), _cross(v, row),
-                           _cross(v, col), _cross(n, row), _cross(n, col)], axis=1)
-    along = gradient @ directions
-    a, b = points[:, :1], points[:, 1:]
-    # tilt about rows, tilt about columns, shift along the normal, in-plane turn, in-plane
-    # shifts, log-scale
-    jac = np.empty((len(points), 7))
-    jac[:, 0] = (a * along[:, 5:6] + b * along[:, 6:7])[:, 0]
-    jac[:, 1] = (a * along[:, 7:8] + b * along[:, 8:9])[:, 0]
-    jac[:, 2] = along[:, 4]
-    jac[:, 3] = (a * along[:, 9:10] + b * along[:, 10:11])[:, 0]
-    jac[:, 4:6] = along[:, 2:4]
-    jac[:, 6] = (a * along[:, 0:1] + b * along[:, 1:2])[:, 0]
-    return jac[:, :n_params]
+def _jacobians(frames: np.ndarray, points: np.ndarray, gradient: np.ndarray,
+               n_params: int) -> np.ndarray:
+    """(B, n, P): d(render)/d(params) = gradient . (point motion).
+
+    Parameters: tilt about the row direction, tilt about the column direction, shift along the
+    normal, in-plane turn, in-plane shifts along rows and columns, log-scale; rotations and
+    scaling about the query's centroid.
+    """
+    row, col, normal = frames[:, 1], frames[:, 2], frames[:, 3]
+    scale = np.linalg.norm(row, axis=1, keepdims=True)
+    u, v = row / scale, col / scale
+    directions = np.stack([row, col, u, v, normal, np.cross(u, row), np.cross(u, col),
+                           np.cross(v, row), np.cross(v, col), np.cross(normal, row),
+                           np.cross(normal, col)], axis=2)                 # (B, 3, 11)
+    along = gradient @ directions                                           # (B, n, 11)
+    a, b = points[None, :, 0], points[None, :, 1]
+    jac = np.stack([a * along[..., 5] + b * along[..., 6], a * along[..., 7] + b * along[..., 8],
+                    along[..., 4], a * along[..., 9] + b * along[..., 10], along[..., 2],
+                    along[..., 3], a * along[..., 0] + b * along[..., 1]], axis=2)
+    return jac[..., :n_params]
 
 
-def _rotation(vector: np.ndarray) -> np.ndarray:
-    angle = float(np.linalg.norm(vector))
-    if angle < 1e-12:
-        return np.eye(3)
-    k = vector / angle
-    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + np.sin(angle) * kx + (1 - np.cos(angle)) * kx @ kx
+def _rotations(vectors: np.ndarray) -> np.ndarray:
+    """Rotation matrices (B, 3, 3) of rotation vectors (B, 3) (Rodrigues)."""
+    angle = np.linalg.norm(vectors, axis=1)
+    axis = vectors / np.maximum(angle, 1e-300)[:, None]
+    kx = np.zeros((len(vectors), 3, 3))
+    kx[:, 0, 1], kx[:, 0, 2], kx[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
+    kx[:, 1, 0], kx[:, 2, 0], kx[:, 2, 1] = axis[:, 2], -axis[:, 1], axis[:, 0]
+    sin, cos = np.sin(angle)[:, None, None], np.cos(angle)[:, None, None]
+    return np.eye(3) + sin * kx + (1.0 - cos) * kx @ kx
 
 
-def _apply(pose: Pose, delta: np.ndarray) -> Pose:
-    scale = pose.scale
-    u, v, n = pose.row_axis / scale, pose.col_axis / scale, pose.normal
-    delta = np.concatenate([delta, np.zeros(7 - delta.size)])
-    rot = _rotation(delta[0] * u + delta[1] * v + delta[3] * n)
-    growth = float(np.exp(delta[6]))
-    centre = pose.centre + delta[2] * n + delta[4] * u + delta[5] * v
-    normal = rot @ n
-    return Pose(normal / np.linalg.norm(normal), centre, growth * (rot @ pose.row_axis),
-                growth * (rot @ pose.col_axis))
+def _apply(frames: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """Move each pose by its parameter step (B, P)."""
+    delta = np.concatenate([delta, np.zeros((len(delta), 7 - delta.shape[1]))], axis=1)
+    row, col, normal = frames[:, 1], frames[:, 2], frames[:, 3]
+    scale = np.linalg.norm(row, axis=1, keepdims=True)
+    u, v = row / scale, col / scale
+    rot = _rotations(delta[:, :1] * u + delta[:, 1:2] * v + delta[:, 3:4] * normal)
+    growth = np.exp(delta[:, 6:7])
+    out = np.empty_like(frames)
+    out[:, 0] = (frames[:, 0] + delta[:, 2:3] * normal + delta[:, 4:5] * u
+                 + delta[:, 5:6] * v)
+    out[:, 1] = growth * np.einsum("bij,bj->bi", rot, row)
+    out[:, 2] = growth * np.einsum("bij,bj->bi", rot, col)
+    turned = np.einsum("bij,bj->bi", rot, normal)
+    out[:, 3] = turned / np.linalg.norm(turned, axis=1, keepdims=True)
+    return out
 
 
-def _gauss_newton(volume, pose, points, query_values, n_params, max_iterations):
-    """Maximise NCC(query, render) by damped Gauss-Newton on q - (a r(p) + b).
+def _gauss_newton(volume, frames, points, query_values, n_params, max_iterations):
+    """Maximise NCC(query, render) of each pose by damped Gauss-Newton on q - (a r(p) + b).
 
     Regressing the query on the render (not the other way round) makes the least-squares
     residual ``|q - q_mean|^2 (1 - NCC^2)``: minimising it maximises the correlation itself,
     without rewarding renders of low contrast.
     """
-    values, gradient = _render(volume, _positions(pose, points))
-    best = correlation(values, query_values)
-    damping = _DAMPING
+    frames = frames.copy()
+    values, gradient = _render(volume, frames, points)
+    best = _correlations(values, query_values)
+    damping = np.full(len(frames), _DAMPING)
+    active = np.ones(len(frames), bool)
     query_centred = query_values - query_values.mean()
     for _ in range(int(max_iterations)):
-        centred = values - values.mean()
-        variance = float(centred @ centred)
-        gain = float(centred @ query_centred) / variance if variance > 0 else 0.0
-        if gain <= 0:
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
             break
-        residual = query_centred - gain * centred
-        jac = -gain * _jacobian(pose, points, gradient, n_params)
-        hessian = jac.T @ jac
-        diag = np.diag(np.diag(hessian)) + 1e-9 * np.eye(n_params)
-        try:
-            delta = -np.linalg.solve(hessian + damping * diag, jac.T @ residual)
-        except np.linalg.LinAlgError:
+        centred = values[idx] - values[idx].mean(axis=1, keepdims=True)
+        variance = (centred ** 2).sum(axis=1)
+        gain = np.where(variance > 0, centred @ query_centred / np.maximum(variance, 1e-300), 0.0)
+        flat = gain <= 0  # anti-correlated or constant render: nothing to climb
+        active[idx[flat]] = False
+        idx, centred, gain = idx[~flat], centred[~flat], gain[~flat]
+        if idx.size == 0:
             break
-        trial = _apply(pose, delta)
-        trial_values, trial_gradient = _render(volume, _positions(trial, points))
-        score = correlation(trial_values, query_values)
-        if score > best:
-            gain_in_score = score - best
-            pose, values, gradient, best = trial, trial_values, trial_gradient, score
-            damping = max(damping / 3.0, 1e-7)
-            if np.abs(delta).max() < 1e-4 or gain_in_score < _MIN_GAIN:
-                break
-        else:
-            damping *= 8.0
-            if damping > 1e4:
-                break
-    return pose, best
+        residual = query_centred - gain[:, None] * centred
+        jac = -gain[:, None, None] * _jacobians(frames[idx], points, gradient[idx], n_params)
+        hessian = np.einsum("bnp,bnq->bpq", jac, jac)
+        diag = np.einsum("bpp->bp", hessian)
+        system = hessian + (damping[idx, None] * diag + 1e-9)[:, :, None] * np.eye(n_params)
+        delta = -np.linalg.solve(system, np.einsum("bnp,bn->bp", jac, residual)[..., None])[..., 0]
+        trial = _apply(frames[idx], delta)
+        trial_values, trial_gradient = _render(volume, trial, points)
+        score = _correlations(trial_values, query_values)
+        better = score > best[idx]
+        gain_in_score = score - best[idx]
+        accepted = idx[better]
+        frames[accepted] = trial[better]
+        values[accepted], gradient[accepted] = trial_values[better], trial_gradient[better]
+        best[accepted] = score[better]
+        damping[accepted] = np.maximum(damping[accepted] / 3.0, 1e-7)
+        damping[idx[~better]] *= 8.0
+        converged = better & ((np.abs(delta).max(axis=1) < 1e-4) | (gain_in_score < _MIN_GAIN))
+        active[idx[converged]] = False
+        active[idx[~better & (damping[idx] > 1e4)]] = False
+    return frames, best
 
 
-def refine_pose(query: Query, target: RefineTarget, pose: Pose, *, fixed_scale: bool = False,
-                levels=LEVELS) -> tuple[Pose, float]:
-    """Refine a pose by maximising the correlation of the query with the rendered volume.
+def refine_poses(query: Query, target: RefineTarget, poses: list[Pose], *,
+                 fixed_scale: bool = False, levels=LEVELS) -> tuple[list[Pose], np.ndarray]:
+    """Refine several poses together, each maximising its correlation with the query.
 
     Parameters
     ----------
     query : Query
     target : RefineTarget
         The volume at full resolution.
-    pose : Pose
-        Starting pose (from the index search).
+    poses : list of Pose
+        Starting poses (e.g. the candidates of the index search).
     fixed_scale : bool, keyword-only
         Keep the scale (when the query's pixel size is known).
     levels : sequence of (float, int, int), keyword-only
@@ -221,36 +246,55 @@ def refine_pose(query: Query, target: RefineTarget, pose: Pose, *, fixed_scale: 
 
     Returns
     -------
-    pose : Pose
-        The refined pose.
-    score : float
-        Its correlation with the query at the last level, in [-1, 1].
+    poses : list of Pose
+        The refined poses, in the input order.
+    scores : (B,) ndarray of float64
+        Their correlation with the query at the last level, in [-1, 1].
     """
+    if not poses:
+        return [], np.zeros(0)
     n_params = 6 if fixed_scale else 7
-    score = -1.0
+    frames = _stack(poses)
+    scores = np.full(len(poses), -1.0)
     for sigma, grid, iterations in levels:
-        points, values = _lattice(query, int(grid), float(sigma) / max(pose.scale, 1e-6))
-        pose, score = _gauss_newton(target.smoothed(float(sigma)), pose, points, values,
-                                    n_params, iterations)
-    return pose, score
+        scale = float(np.median(np.linalg.norm(frames[:, 1], axis=1)))
+        points, values = _lattice(query, int(grid), float(sigma) / max(scale, 1e-6))
+        frames, scores = _gauss_newton(target.smoothed(float(sigma)), frames, points, values,
+                                       n_params, iterations)
+    return _unstack(frames), scores
 
 
-def pose_score(query: Query, target: RefineTarget, pose: Pose, *, grid: int = GRID) -> float:
-    """Correlation of the query with the (unsmoothed) volume rendered under a pose.
+def refine_pose(query: Query, target: RefineTarget, pose: Pose, *, fixed_scale: bool = False,
+                levels=LEVELS) -> tuple[Pose, float]:
+    """Refine one pose (see :func:`refine_poses`); returns the pose and its correlation."""
+    refined, scores = refine_poses(query, target, [pose], fixed_scale=fixed_scale, levels=levels)
+    return refined[0], float(scores[0])
+
+
+def pose_scores(query: Query, target: RefineTarget, poses: list[Pose], *, grid: int = GRID
+                ) -> np.ndarray:
+    """Correlation of the query with the (unsmoothed) volume rendered under each pose.
 
     Parameters
     ----------
     query : Query
     target : RefineTarget
-    pose : Pose
+    poses : list of Pose
     grid : int, keyword-only
         Lattice side (default ``GRID``).
 
     Returns
     -------
-    float
-        In [-1, 1]; the objective :func:`refine_pose` maximises.
+    (B,) ndarray of float64
+        In [-1, 1]; the objective :func:`refine_poses` maximises.
     """
+    if not poses:
+        return np.zeros(0)
     points, values = _lattice(query, int(grid), 0.0)
-    rendered, _ = _render(target.image, _positions(pose, points))
-    return correlation(rendered, values)
+    rendered, _ = _render(target.image, _stack(poses), points)
+    return _correlations(rendered, values)
+
+
+def pose_score(query: Query, target: RefineTarget, pose: Pose, *, grid: int = GRID) -> float:
+    """Correlation of the query with the volume rendered under one pose (:func:`pose_scores`)."""
+    return float(pose_scores(query, target, [pose], grid=grid)[0])
