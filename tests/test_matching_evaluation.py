@@ -1,5 +1,6 @@
 """Tests of fossilct.matching.evaluation and of the matching figures."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -11,7 +12,8 @@ from fossilct import synthetic, slicing
 from fossilct.matching import library_volume_from_prepared
 from fossilct.matching.evaluation import (BENCHMARK_KEYS, IDENTIFICATION_COLUMNS, POSE_COLUMNS,
                                           evaluate_identification, evaluate_poses,
-                                          gallery_entries, summarise)
+                                          gallery_entries, index_build_seconds, library_table,
+                                          save_matching_outputs, summarise)
 from fossilct.matching.queries import make_queries
 from fossilct.plots import matching as plots
 
@@ -116,3 +118,37 @@ def test_figures_refuse_bad_inputs():
                                                  "tilt_deg": [0.0]}), bin_deg=0)
     with pytest.raises(ValueError, match="`entries` is empty"):
         plots.plot_match_gallery([])
+
+
+def test_library_table_takes_first_scans_of_selected_specimens():
+    inventory = pd.DataFrame({
+        "file": ["a0.nii", "a0_rescan.nii", "a1.nii", "a2.nii", "b0.tif", "c0.npy"],
+        "species": ["a", "a", "a", "a", "b", "c"],
+        "specimen_id": ["a0", "a0", "a1", "a2", "b0", "c0"],
+        "selected": [True, True, True, True, True, False]})
+    table = library_table(inventory, 2)
+    assert list(table["file"]) == ["a0.nii", "a1.nii", "b0.tif"]
+    with pytest.raises(ValueError, match="at least 1"):
+        library_table(inventory, 0)
+    with pytest.raises(ValueError, match="notebook 01"):
+        library_table(inventory.assign(selected=False), 1)
+
+
+def test_index_build_seconds_rebuilds_without_touching_the_index(library):
+    before = library[0].index.key
+    seconds = index_build_seconds(library, 1)
+    assert seconds > 0 and library[0].index.key == before
+    with pytest.raises(ValueError, match="indexed"):
+        index_build_seconds([dataclasses.replace(library[0], index=None)], 1)
+
+
+def test_save_matching_outputs_writes_every_file(tmp_path, poses, queries, library):
+    ident = evaluate_identification(queries[:1], library, library, options=dict(n_screen=8))
+    summary = summarise(poses, ident)
+    names = save_matching_outputs(tmp_path / "matching", summary, poses=poses,
+                                  identification=ident,
+                                  figures={"tilt": plots.plot_success_vs_tilt(poses)})
+    assert sorted(names) == ["benchmark.json", "identification.csv", "poses.csv", "tilt.png"]
+    assert json.loads(names["benchmark.json"].read_text()) == json.loads(json.dumps(summary))
+    assert len(pd.read_csv(names["poses.csv"])) == len(poses)
+    assert not list((tmp_path / "matching").glob("*.tmp*"))

@@ -22,14 +22,18 @@ Identification (:func:`evaluate_identification`)
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from fossilct import atomic
 from fossilct.matching.errors import MatchingError
+from fossilct.matching.index import build_index
 from fossilct.matching.matcher import METHODS, match_slice_to_library, match_slice_to_volume
 from fossilct.matching.pose import frame_of, pose_errors
 from fossilct.matching.preprocess import prepare_query
@@ -48,6 +52,9 @@ __all__ = [
     "summarise",
     "GalleryEntry",
     "gallery_entries",
+    "library_table",
+    "index_build_seconds",
+    "save_matching_outputs",
 ]
 
 MAX_OFFSET_VOX = 3.0
@@ -361,3 +368,89 @@ def gallery_entries(queries: Sequence[EvalQuery], volumes: Sequence[LibraryVolum
         entries.append(GalleryEntry(prepared.image, prepared.mask, match.image, match.mask,
                                     title, bool(row["success"])))
     return entries
+
+
+def library_table(inventory: pd.DataFrame, n_per_species: int) -> pd.DataFrame:
+    """The evaluation library: one file (the first scan) of the first specimens of each species.
+
+    Parameters
+    ----------
+    inventory : pandas.DataFrame
+        Columns ``file, species, specimen_id`` and optionally ``selected`` (rows not selected
+        are left out), e.g. the inventory of notebook 01.
+    n_per_species : int
+        Specimens per species (>= 1; fewer when a species has fewer).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The chosen inventory rows, species by species in table order.
+
+    Raises
+    ------
+    ValueError
+        If `n_per_species` < 1 or no row is selected.
+
+    Examples
+    --------
+    >>> inventory = pd.DataFrame({"file": ["a0", "a0r", "a1", "b0"], "species": list("aaab"),
+    ...                           "specimen_id": ["a0", "a0", "a1", "b0"]})
+    >>> list(library_table(inventory, 1)["file"]), list(library_table(inventory, 2)["file"])
+    (['a0', 'b0'], ['a0', 'a1', 'b0'])
+    """
+    if int(n_per_species) < 1:
+        raise ValueError(f"n_per_species must be at least 1, got {n_per_species}.")
+    rows = inventory[inventory["selected"].astype(bool)] if "selected" in inventory else inventory
+    if rows.empty:
+        raise ValueError("No selected volume in the inventory; run notebook 01 first.")
+    first_scans = rows.drop_duplicates("specimen_id")
+    return (first_scans.groupby("species", sort=False, group_keys=False)
+            .head(int(n_per_species)).reset_index(drop=True))
+
+
+def index_build_seconds(volumes: Sequence[LibraryVolume], n_volumes: int) -> float:
+    """Mean time to build the index of a volume, measured anew (no cache) on the first volumes.
+
+    Parameters
+    ----------
+    volumes : sequence of LibraryVolume
+        Indexed volumes; each is re-indexed with the parameters of its index.
+    n_volumes : int
+        How many of them to time (>= 1).
+
+    Returns
+    -------
+    float
+        Seconds per volume.
+    """
+    chosen = [v for v in volumes[:max(int(n_volumes), 1)] if v.index is not None]
+    if not chosen:
+        raise ValueError("No indexed volume to time; load the library with its index.")
+    start = time.perf_counter()
+    for volume in chosen:
+        build_index(volume.volume, volume.mask, voxel_size_um=volume.voxel_size_um,
+                    name=volume.file, **volume.index.params)
+    return (time.perf_counter() - start) / len(chosen)
+
+
+def save_matching_outputs(out_dir: str | os.PathLike, summary: Mapping, *, poses: pd.DataFrame,
+                          identification: pd.DataFrame,
+                          figures: Mapping[str, object] | None = None) -> dict[str, Path]:
+    """Write notebook 07's folder, every file atomically.
+
+    Files: ``benchmark.json`` (:func:`summarise`), ``poses.csv``, ``identification.csv`` and
+    ``<name>.png`` for each figure.
+
+    Returns
+    -------
+    dict of str to Path
+        File name -> path.
+    """
+    out_dir = Path(out_dir)
+    names = {"benchmark.json": atomic.write_json(out_dir / "benchmark.json", dict(summary)),
+             "poses.csv": atomic.write_csv(out_dir / "poses.csv", poses),
+             "identification.csv": atomic.write_csv(out_dir / "identification.csv",
+                                                    identification)}
+    for name, fig in (figures or {}).items():
+        names[f"{name}.png"] = atomic.save_figure(fig, out_dir / f"{name}.png")
+    return names
