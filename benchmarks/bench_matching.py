@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from fossilct import slicing, synthetic
-from fossilct.matching import library_volume_from_prepared, make_library_volume
+from fossilct.matching import library_volume_from_prepared
 from fossilct.matching.evaluation import evaluate_identification, evaluate_poses, summarise
 from fossilct.matching.queries import make_queries
 
@@ -57,16 +57,14 @@ def _row(name: str, fossilct: str, reference: str, ratio: str = "") -> None:
 
 def _large(size: int, seed: int) -> None:
     specimen = synthetic.make_specimen("chrysalidina_like", size=size, rng=seed)
-    low, high = np.percentile(specimen.volume[::2, ::2, ::2], [1, 99])
-    volume = np.clip((specimen.volume - low) / (high - low), 0, 1).astype(np.float32)
+    prepared = slicing.prepare_volume(specimen.volume, specimen.spacing_um)
     start = time.perf_counter()
-    target = make_library_volume(volume, specimen.fossil_mask,
-                                 voxel_size_um=specimen.spacing_um[0], file="large")
+    target = library_volume_from_prepared(prepared, file="large")
     index_seconds = time.perf_counter() - start
     queries = make_queries([(target.volume, target.mask, target.voxel_size_um)], 4, rng=seed)
     fossilct = evaluate_poses(queries, [target])
     reference = evaluate_poses(queries[:1], [target], method="reference")
-    print(f"\n{size}^3 volume ({specimen.volume.shape}):")
+    print(f"\n{size}^3 scan ({specimen.volume.shape}, prepared {target.volume.shape}):")
     _row("", "fossilct", "reference", "ratio")
     _row("index build (s)", f"{index_seconds:.2f}", "-")
     _row("seconds per query (1 volume)", f"{fossilct['seconds'].mean():.3f}",
