@@ -1,9 +1,12 @@
 """Tests of the public matching entry points (fossilct method): pose recovery, invariances,
 library ranking, bad volumes."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.ndimage as ndi
 
 from fossilct import synthetic, slicing, volumes
 from fossilct.matching import (Library, LibraryVolume, MatchingError, library_volume_from_prepared,
@@ -92,6 +95,16 @@ def test_match_record_is_complete_and_consistent(target):
     assert all(-1.0 <= v <= 1.0 for v in best.scores.values())
     row = best.as_row()
     assert row["dice"] == best.scores["dice"] and "image" not in row
+
+
+def test_matched_silhouette_is_the_section_of_the_fossil_mask(target):
+    image, _ = cut_query(target.volume, target.mask, normal=(0, 1, 0), offset_vox=2.0)
+    best = match_slice_to_volume(image, target)[0]
+    assert best.scores["dice"] > 0.9  # the query's own section, found again
+    assert not best.image[~best.mask].any()
+    shrunk = dataclasses.replace(target, mask=ndi.binary_erosion(target.mask, iterations=4))
+    thin = match_slice_to_volume(image, shrunk)[0]
+    assert thin.mask.sum() < 0.8 * best.mask.sum() and thin.scores["dice"] < best.scores["dice"]
 
 
 def test_matching_is_deterministic(target):

@@ -199,7 +199,7 @@ def load_library(table: pd.DataFrame, data_dir: str | os.PathLike, *,
 
 def _make_match(query: Query, target: LibraryVolume, pose: Pose, *, fit: float, refined: bool,
                 method: str, weights: Mapping[str, float]) -> Match:
-    section = section_in_query_frame(query, target.volume, pose)
+    section = section_in_query_frame(query, target.volume, pose, fossil_mask=target.mask)
     scores = match_scores(query, section)
     angle, mirror = pose.angle_mirror()
     offset = pose.offset(target.volume.shape)

@@ -3,8 +3,9 @@
 Both methods report the same scores, computed the same way, so they can be compared: the
 volume is rendered where the posed query's pixels lie (:func:`section_in_query_frame`), its
 intensities are mapped onto the query's by a least-squares gain (>= 0) and offset inside the
-query's silhouette (the two were normalised independently), and it is segmented by
-:func:`fossilct.segmentation.segment_slice` like the query. Then (:func:`match_scores`):
+query's silhouette (the two were normalised independently), and its silhouette is the section
+of the volume's fossil mask (or, without a mask, the segmentation of the rendered section by
+:func:`fossilct.segmentation.segment_slice`, as for the query). Then (:func:`match_scores`):
 
 - Dice of the two silhouettes;
 - NCC of the query and the rendered section inside the query's silhouette dilated by
@@ -65,7 +66,8 @@ class RenderedSection:
     values: np.ndarray
 
 
-def section_in_query_frame(query: Query, volume: np.ndarray, pose: Pose) -> RenderedSection:
+def section_in_query_frame(query: Query, volume: np.ndarray, pose: Pose, *,
+                           fossil_mask: np.ndarray | None = None) -> RenderedSection:
     """The volume's section under a pose, as the query's square model input shows it.
 
     Parameters
@@ -74,6 +76,9 @@ def section_in_query_frame(query: Query, volume: np.ndarray, pose: Pose) -> Rend
     volume : (P, M, N) ndarray of float32
         The volume the pose refers to.
     pose : Pose
+    fossil_mask : (P, M, N) ndarray of bool, optional, keyword-only
+        The volume's fossil mask: its section is the silhouette. Without it the rendered
+        section is segmented, which can lose a low-contrast interior.
 
     Returns
     -------
@@ -91,11 +96,13 @@ def section_in_query_frame(query: Query, volume: np.ndarray, pose: Pose) -> Rend
             gain, offset = 0.0, float(target.mean())
     fitted = np.clip(gain * values + offset, 0.0, 1.0).astype(np.float32)
     fitted[~valid] = 0.0
-    try:
-        seg = segmentation.segment_slice(fitted, image_size=query.image.shape[0])
-        mask = seg.mask & valid
-    except segmentation.NoFossilError:
-        mask = np.zeros(query.image.shape, bool)
+    if fossil_mask is not None:
+        mask = (render(fossil_mask, pose, query.square_to_gray(), query.centroid) >= 0.5) & valid
+    else:
+        try:
+            mask = segmentation.segment_slice(fitted, image_size=query.image.shape[0]).mask & valid
+        except segmentation.NoFossilError:
+            mask = np.zeros(query.image.shape, bool)
     return RenderedSection(segmentation.to_uint8(fitted) * mask, mask, fitted)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Sequence
 
 import matplotlib
@@ -13,6 +14,11 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 __all__ = ["plot_error_histograms", "plot_success_vs_tilt", "plot_match_gallery"]
+
+GALLERY_ROW_GAP = 0.32
+"""Gap between gallery rows (room for a two-line title), as a fraction of a panel."""
+GALLERY_TITLE_CHARS = 58
+"""Characters per line of a gallery row's title."""
 
 _ERRORS = (("normal_err_deg", "normal error (deg)", "max_normal_deg"),
            ("offset_err_vox", "offset error (voxels)", "max_offset_vox"),
@@ -142,8 +148,10 @@ def plot_match_gallery(entries: Sequence, *, panel_inches: float = 1.9) -> Figur
     if len(entries) == 0:
         raise ValueError("`entries` is empty: nothing to show. Ask gallery_entries for some "
                          "successes or failures.")
-    fig, axes = plt.subplots(len(entries), 3, squeeze=False,
-                             figsize=(3 * panel_inches, len(entries) * (panel_inches + 0.25)))
+    height = len(entries) * (panel_inches * (1 + GALLERY_ROW_GAP)) + 0.4
+    fig, axes = plt.subplots(len(entries), 3, squeeze=False, figsize=(3 * panel_inches, height))
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.25 / height, top=1 - 0.15 / height,
+                        wspace=0.04, hspace=GALLERY_ROW_GAP)
     for row, entry in enumerate(entries):
         panels = (entry.query_image, entry.match_image,
                   _overlay(entry.query_image, entry.match_image))
@@ -156,11 +164,11 @@ def plot_match_gallery(entries: Sequence, *, panel_inches: float = 1.9) -> Figur
                         ax.contour(mask, [0.5], colors=colour, linewidths=0.6)
             ax.set_xticks([])
             ax.set_yticks([])
-            if row == 0:
-                ax.set_title(name, fontsize=9)
+            if row == len(entries) - 1:
+                ax.set_xlabel(name, fontsize=9)
         colour = "tab:green" if entry.success else "tab:red"
         axes[row, 0].set_ylabel("ok" if entry.success else "failed", color=colour, fontsize=8)
-        axes[row, 1].text(0.5, 1.02, entry.title, transform=axes[row, 1].transAxes, ha="center",
-                          va="bottom", fontsize=6.5, color=colour)
-    fig.tight_layout()
+        axes[row, 1].text(0.5, 1.03, textwrap.fill(entry.title, GALLERY_TITLE_CHARS),
+                          transform=axes[row, 1].transAxes, ha="center", va="bottom",
+                          fontsize=7, color=colour)
     return fig
