@@ -95,7 +95,7 @@ def _compiled(arch: str, size: int):
 
 def _epoch_seconds(model, ds) -> float:
     clock = EpochClock()
-    model.fit(ds, epochs=1, verbose=0, callbacks=[clock])
+    model.fit(ds, epochs=1, verbose=0, shuffle=False, callbacks=[clock])
     return clock.seconds[0]
 
 
@@ -151,7 +151,7 @@ def memory_probe(n_train: int, size: int, arch: str) -> int:
         names = data.class_names_from_manifest(slices)
         ds = data.make_dataset(slices, split="train", class_names=names, image_size=size,
                                augmentation=Augmentation(rng=0))
-        _compiled(arch, size).fit(ds, epochs=1, verbose=0)
+        _compiled(arch, size).fit(ds, epochs=1, verbose=0, shuffle=False)
     return _peak_rss()
 
 
