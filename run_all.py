@@ -18,7 +18,9 @@ import datetime as dt
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import yaml
@@ -103,6 +105,19 @@ def execute(task: pipeline.Task, run_dir: Path) -> Path:
     return executed
 
 
+def watch_interrupts() -> threading.Event:
+    """Ctrl-C raises KeyboardInterrupt as usual and also sets the returned event, so that an
+    interrupt caught inside papermill or the kernel client still leaves the step unstamped."""
+    interrupted = threading.Event()
+
+    def on_sigint(signum, frame):
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+    return interrupted
+
+
 def setup_logging(run_dir: Path) -> Path:
     log_dir = run_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -141,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             log.info("%s: %s", task.key, decision)
     print(f"fossilct: {len(to_run)} of {len(decisions)} notebooks to run into {run_dir} "
           f"(log: {log_path})")
+    interrupted = watch_interrupts()
     bar = tqdm(to_run, desc="pipeline", unit="notebook", position=0)
     for task in bar:
         bar.set_postfix_str(task.key)
@@ -159,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nrun_all.py: {message}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
+            interrupted.set()
+        if interrupted.is_set():  # also when a library swallowed the KeyboardInterrupt
             bar.close()
             log.error("%s interrupted; no stamp written", task.key)
             print(f"\nrun_all.py: interrupted during {task.key}; no stamp written for it. "
