@@ -117,6 +117,13 @@ def test_saved_model_reloads_in_a_fresh_process_without_fossilct(tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_training_view_refuses_a_foreign_model():
+    inputs = keras.Input((8, 8, 1))
+    foreign = keras.Model(inputs, keras.layers.Flatten()(inputs))
+    with pytest.raises(ValueError, match="resize_to_input"):
+        models.training_view(foreign)
+
+
 def test_unknown_architecture_lists_valid_names():
     with pytest.raises(ValueError, match=r"unknown architecture 'resnet50'.*valid names: "
                                          r"convnext_base, convnext_large"):

@@ -166,6 +166,17 @@ def test_fit_needs_validation_and_a_finite_training_set(tiny):
         training.fit_model(_model(), train.repeat(), val)
 
 
+def test_xla_training_compiles_without_the_resize_layer(tiny):
+    # the antialiased resize (ScaleAndTranslate) has no XLA kernel: training must not include it
+    train, val = tiny
+    model = _model()
+    before = [w.copy() for w in model.get_weights()]
+    training.fit_model(model, train, val, phase1_epochs=0, phase2_epochs=1, jit_compile=True,
+                       verbose=0)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    assert model.predict(np.zeros((1, 40, 50, 1), np.uint8), verbose=0).shape == (1, 2)
+
+
 def test_configure_device_on_cpu():
     config = training.configure_device()
     assert (config.n_gpus, config.mixed_precision, config.xla, config.strategy_name) == (

@@ -43,6 +43,7 @@ __all__ = [
     "imagenet_weights_path",
     "build_model",
     "get_backbone",
+    "training_view",
     "model_input_size",
 ]
 
@@ -389,6 +390,30 @@ def get_backbone(model: keras.Model) -> keras.Model:
         raise ValueError(f"model {model.name!r} holds {len(nested)} nested models; expected the "
                          "one backbone of a fossilct.models.build_model model.")
     return nested[0]
+
+
+def training_view(model: keras.Model) -> keras.Model:
+    """The model without its resize layer, sharing its layers and weights: what is trained.
+
+    The training pipeline already delivers images at the input size, so the resize is an identity
+    there, and its antialiased kernel (``ScaleAndTranslate``) has no XLA implementation: training
+    this view lets ``jit_compile`` work and skips a needless resize per step. Training it trains
+    `model`.
+
+    Examples
+    --------
+    >>> model = build_model("small_cnn", n_classes=2, input_size=32)
+    >>> view = training_view(model)
+    >>> view.input_shape, all(a is b for a, b in zip(view.weights, model.weights))
+    ((None, 32, 32, 1), True)
+    """
+    try:
+        resize = model.get_layer(_RESIZE_LAYER)
+    except ValueError:
+        raise ValueError(f"model {model.name!r} has no {_RESIZE_LAYER!r} layer; pass a model "
+                         "built by fossilct.models.build_model.") from None
+    with model.distribute_strategy.scope():
+        return keras.Model(resize.output, model.output, name=f"{model.name}_training")
 
 
 def model_input_size(model: keras.Model) -> int:

@@ -17,7 +17,7 @@ from typing import Sequence
 import keras
 import numpy as np
 
-from fossilct.models import get_backbone
+from fossilct.models import get_backbone, training_view
 from fossilct.training.state import BackupStore, EpochTracker, TrainingState, WeightAverage
 
 __all__ = ["fit_model"]
@@ -187,6 +187,7 @@ def fit_model(model: keras.Model, train_ds, val_ds, *,
         raise ValueError(f"`patience`={patience} and `restart_epochs`={restart_epochs} must be "
                          ">= 1.")
     backbone = get_backbone(model)
+    trainer = training_view(model)  # shares the weights; no resize layer (XLA, speed)
     _check_unfreeze(unfreeze, len(backbone.layers))
     steps = _steps_per_epoch(train_ds)
     bn_trainable = {layer.name: layer.trainable for layer in backbone.layers
@@ -209,21 +210,21 @@ def fit_model(model: keras.Model, train_ds, val_ds, *,
             state.phase, state.epochs_done, state.wait = state.phase + 1, 0, 0
             continue
         if not resume_mid_phase and best[0] is not None:
-            model.set_weights(best[0])  # a phase starts from the best weights so far
+            trainer.set_weights(best[0])  # a phase starts from the best weights so far
         _set_phase(backbone, state.phase, unfreeze, bn_trainable)
-        _compile(model, phase=state.phase, steps_per_epoch=steps, epochs=epochs, lr=lr,
+        _compile(trainer, phase=state.phase, steps_per_epoch=steps, epochs=epochs, lr=lr,
                  restart_epochs=restart_epochs, weight_decay=weight_decay,
                  label_smoothing=label_smoothing, focal_gamma=focal_gamma,
                  jit_compile=jit_compile)
         if resume_mid_phase:
-            model.optimizer.build(model.trainable_variables)
-            model.load_weights(store.folder / files["latest"])
+            trainer.optimizer.build(trainer.trainable_variables)
+            trainer.load_weights(store.folder / files["latest"])
         if ema is not None:
-            with model.distribute_strategy.scope():
-                ema.start(model, store.load_ema(files) if resume_mid_phase else None)
+            with trainer.distribute_strategy.scope():
+                ema.start(trainer, store.load_ema(files) if resume_mid_phase else None)
         tracker = EpochTracker(state, epochs=epochs, patience=patience, best=best, ema=ema,
                                store=store)
-        model.fit(train_ds, validation_data=val_ds, epochs=epochs,
+        trainer.fit(train_ds, validation_data=val_ds, epochs=epochs,
                   initial_epoch=state.epochs_done, class_weight=class_weight, verbose=verbose,
                   shuffle=False,  # the dataset shuffles itself
                   callbacks=[tracker, *([ema] if ema is not None else []), *callbacks])
@@ -231,7 +232,9 @@ def fit_model(model: keras.Model, train_ds, val_ds, *,
         state.phase, state.epochs_done, state.wait = state.phase + 1, 0, 0
 
     if best[0] is not None:
-        model.set_weights(best[0])
+        trainer.set_weights(best[0])
+    with model.distribute_strategy.scope():  # the full model, compiled as it was trained
+        model.compile(optimizer=trainer.optimizer, loss=trainer.loss, metrics=["accuracy"])
     if store is not None and store.folder.is_dir():
         for path in store.folder.iterdir():
             path.unlink()
