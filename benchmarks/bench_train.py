@@ -86,11 +86,13 @@ class EpochClock(keras.callbacks.Callback):
 
 
 def _compiled(arch: str, size: int):
+    """The full model (inference) and its compiled training view (what fit_model trains)."""
     keras.utils.set_random_seed(0)
     model = models.build_model(arch, n_classes=N_CLASSES, input_size=size)
-    model.compile(keras.optimizers.AdamW(1e-3),
-                  keras.losses.CategoricalCrossentropy(label_smoothing=0.1))
-    return model
+    view = models.training_view(model)
+    view.compile(keras.optimizers.AdamW(1e-3),
+                 keras.losses.CategoricalCrossentropy(label_smoothing=0.1))
+    return model, view
 
 
 def _epoch_seconds(model, ds) -> float:
@@ -122,10 +124,10 @@ def benchmark_architecture(arch: str, manifest_csv: Path, *, size: int, batch_si
     seconds = {name: [] for name in feeds}
     for round_ in range(rounds + 1):
         for name in feeds:
-            elapsed = _epoch_seconds(models_[name], feeds[name])
+            elapsed = _epoch_seconds(models_[name][1], feeds[name])
             if round_:  # round 0 traces the functions and fills the cache
                 seconds[name].append(elapsed)
-    model = models_["memory"]
+    model = models_["memory"][0]  # raw slices in, resize included: the deployed model
     start = time.perf_counter()
     model.predict(images, batch_size=64, verbose=0)
     infer = len(images) / (time.perf_counter() - start)
@@ -151,7 +153,7 @@ def memory_probe(n_train: int, size: int, arch: str) -> int:
         names = data.class_names_from_manifest(slices)
         ds = data.make_dataset(slices, split="train", class_names=names, image_size=size,
                                augmentation=Augmentation(rng=0))
-        _compiled(arch, size).fit(ds, epochs=1, verbose=0, shuffle=False)
+        _compiled(arch, size)[1].fit(ds, epochs=1, verbose=0, shuffle=False)
     return _peak_rss()
 
 
