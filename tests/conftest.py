@@ -1,7 +1,18 @@
 """Shared fixtures: tiny, seeded, synthetic arrays built on the fly (no downloads)."""
 
-import numpy as np
-import pytest
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Figures a test made are closed after it (pyplot keeps them open otherwise)."""
+    yield
+    plt.close("all")
 
 
 @pytest.fixture
