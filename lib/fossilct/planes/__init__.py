@@ -49,22 +49,6 @@ from fossilct.planes.geometry import (AXIS_NAMES, DEFAULT_OBLIQUE_ANGLES_DEG,
                                       plane_basis, plane_offsets, rotated_normals,
                                       standard_planes)
 from fossilct.planes.sampling import VolumeViews, sample_plane, sample_planes, volume_views
+from fossilct.planes import geometry, sampling  # their __all__ lists are the package's
 
-__all__ = [
-    "AXIS_NAMES",
-    "DEFAULT_OBLIQUE_ANGLES_DEG",
-    "DEFAULT_ROTATION_PLANES",
-    "PlaneSet",
-    "axis_normals",
-    "rotated_normals",
-    "fibonacci_normals",
-    "standard_planes",
-    "plane_basis",
-    "jitter_normal",
-    "plane_offsets",
-    "mask_offsets",
-    "VolumeViews",
-    "volume_views",
-    "sample_plane",
-    "sample_planes",
-]
+__all__ = [*geometry.__all__, *sampling.__all__]
