@@ -47,6 +47,16 @@ def test_render_samples_where_the_query_pixels_lie(rng):
     assert np.allclose(render(volume, pose, points, np.array([3.0, 3.5])), image, atol=1e-5)
 
 
+def test_render_of_a_boolean_mask_equals_its_float_render(rng):
+    mask = rng.random((9, 10, 11)) > 0.5
+    pose = Pose(np.array([1.0, 0, 0]), np.array([4.2, 5.1, 4.7]), np.array([0, 0.8, 0.6]),
+                np.array([0, -0.6, 0.8]))
+    points = rng.uniform(0, 6, (20, 2))
+    as_float = render(mask.astype(np.float32), pose, points, np.array([3.0, 3.0]))
+    assert np.array_equal(render(mask, pose, points, np.array([3.0, 3.0])), as_float)
+    assert 0 < as_float.max() <= 1
+
+
 def test_pose_errors_are_zero_for_the_same_pose_seen_from_behind():
     true = frame_of((0.6, 0.8, 0.0), 25.0, True)
     behind = np.stack([true[0], true[1], -true[2]])

@@ -128,7 +128,7 @@ def render(volume: np.ndarray, pose: Pose, points: np.ndarray, query_centroid: n
     Parameters
     ----------
     volume : (P, M, N) ndarray
-        Image or (float) mask volume.
+        Image, or a boolean mask (sampled as 0/1).
     pose : Pose
     points : (..., 2) ndarray
         (row, col) positions in the query's gray image, e.g. ``Query.square_to_gray()``.
@@ -153,8 +153,11 @@ def render(volume: np.ndarray, pose: Pose, points: np.ndarray, query_centroid: n
     rel = np.asarray(points, dtype=np.float64) - np.asarray(query_centroid, dtype=np.float64)
     coords = (pose.centre + rel[..., :1] * pose.row_axis + rel[..., 1:] * pose.col_axis)
     flat = coords.reshape(-1, 3).T
-    out = ndi.map_coordinates(np.asarray(volume, dtype=np.float32), flat, order=order,
-                              mode="constant", cval=0.0, prefilter=order > 1)
+    data = np.asarray(volume)
+    if data.dtype == bool:  # a mask: read as 0/1 bytes, without a float copy of the volume
+        data = data.view(np.uint8)
+    out = ndi.map_coordinates(data, flat, order=order, mode="constant", cval=0.0,
+                              prefilter=order > 1, output=np.float32)
     return out.reshape(rel.shape[:-1])
 
 

@@ -85,7 +85,8 @@ def section_in_query_frame(query: Query, volume: np.ndarray, pose: Pose, *,
     RenderedSection
     """
     valid = query.square_valid()
-    values = render(volume, pose, query.square_to_gray(), query.centroid)
+    points = query.square_to_gray()
+    values = render(volume, pose, points, query.centroid)
     values[~valid] = 0.0
     inside = query.mask & valid
     target = query.image[inside].astype(np.float64) / 255.0
@@ -97,7 +98,7 @@ def section_in_query_frame(query: Query, volume: np.ndarray, pose: Pose, *,
     fitted = np.clip(gain * values + offset, 0.0, 1.0).astype(np.float32)
     fitted[~valid] = 0.0
     if fossil_mask is not None:
-        mask = (render(fossil_mask, pose, query.square_to_gray(), query.centroid) >= 0.5) & valid
+        mask = (render(fossil_mask, pose, points, query.centroid) >= 0.5) & valid
     else:
         try:
             mask = segmentation.segment_slice(fitted, image_size=query.image.shape[0]).mask & valid
