@@ -138,6 +138,8 @@ def test_index_build_seconds_rebuilds_without_touching_the_index(library):
     before = library[0].index.key
     seconds = index_build_seconds(library, 1)
     assert seconds > 0 and library[0].index.key == before
+    with pytest.raises(ValueError, match="at least 1"):
+        index_build_seconds(library, 0)
     with pytest.raises(ValueError, match="indexed"):
         index_build_seconds([dataclasses.replace(library[0], index=None)], 1)
 

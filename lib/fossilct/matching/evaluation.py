@@ -423,7 +423,9 @@ def index_build_seconds(volumes: Sequence[LibraryVolume], n_volumes: int) -> flo
     float
         Seconds per volume.
     """
-    chosen = [v for v in volumes[:max(int(n_volumes), 1)] if v.index is not None]
+    if int(n_volumes) < 1:
+        raise ValueError(f"n_volumes must be at least 1, got {n_volumes}.")
+    chosen = [v for v in volumes[:int(n_volumes)] if v.index is not None]
     if not chosen:
         raise ValueError("No indexed volume to time; load the library with its index.")
     start = time.perf_counter()

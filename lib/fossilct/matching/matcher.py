@@ -237,7 +237,8 @@ def match_slice_to_volume(query, target: LibraryVolume, *, method: str = "fossil
                           pixel_size_um: float | None = None, n_matches: int = 1,
                           weights: Mapping[str, float] = DEFAULT_WEIGHTS,
                           n_candidates: int = search.N_CANDIDATES,
-                          n_screen: int = search.N_SCREEN, n_refine: int = search.N_REFINE) -> list[Match]:
+                          n_screen: int = search.N_SCREEN, n_refine: int = search.N_REFINE
+                          ) -> list[Match]:
     """Find where a section lies in one volume.
 
     Parameters
