@@ -233,7 +233,8 @@ def align_predictions(tables: Mapping[str, pd.DataFrame], *, split: str,
     if not tables:
         raise ValueError("`tables` is empty: pass at least one model's predictions table.")
     given = {name: str((sources or {}).get(name, name)) for name in tables}
-    labels = {name: f"table {given[name]!r} (model {name!r})" for name in tables}
+    labels = {name: (f"table {given[name]!r} (model {name!r})" if given[name] != name
+                     else f"the table of model {name!r}") for name in tables}
     names = list(tables)
     rows = {name: split_rows(tables[name], split, source=labels[name],
                              require_split_column=require_split_column) for name in names}

@@ -90,7 +90,7 @@ def specimen_table(probs, specimen_ids, y_true, *, class_names: Sequence[str]) -
         As :func:`aggregate_by_specimen`.
     """
     specimens, p, y, n = aggregate_by_specimen(probs, specimen_ids, y_true)
-    names = np.asarray(class_names)
+    names = np.asarray(list(class_names))
     table = pd.DataFrame({"specimen_id": specimens, "species": names[y],
                           "predicted": names[p.argmax(axis=1)], "n_slices": n,
                           "correct": p.argmax(axis=1) == y})
