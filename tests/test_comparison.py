@@ -109,7 +109,8 @@ def test_paired_errors(test_split):
         paired.paired_tests(test_split, reference="best", n_bootstrap=10)
     with pytest.raises(TypeError, match=r"`rng` must be an int seed here .* got Generator"):
         paired.accuracy_replicates(test_split, n_bootstrap=10, rng=np.random.default_rng(0))
-    with pytest.raises(ValueError, match=r"must be 1-D and of one length; got shapes \(2,\) and \(3,\)"):
+    with pytest.raises(ValueError, match=r"must be 1-D and of one length; got shapes \(2,\) "
+                                         r"and \(3,\)"):
         paired.mcnemar_exact([True, False], [True, True, False])
     with pytest.raises(ValueError, match=r"`p_values` must be a 1-D array of numbers in \[0, 1\]"):
         paired.holm_adjust([0.2, 1.5])
