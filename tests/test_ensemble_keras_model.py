@@ -136,3 +136,31 @@ def test_errors(members, member_probs):
     with pytest.raises(ValueError, match=r"member 'cnn_b': layer 'classifier' must be a softmax "
                                          r"Dense with 3 units .* got Dense with 4 units"):
         build_ensemble_model({"cnn_a": members["cnn_a"], "cnn_b": four}, spec)
+
+
+def test_fitted_ensemble_model_reproduces_its_predictions_table(members, member_probs, slices,
+                                                                tmp_path):
+    """The notebook's path: fit on a validation table, evaluate the test table, build the
+    chosen ensemble as a Keras model from the members, save it with the folder."""
+    from fossilct.ensemble import evaluate_ensembles, fit_ensembles, save_ensemble_outputs
+    from fossilct.predictions import AlignedPredictions
+
+    labels = np.stack(list(member_probs.values())).sum(axis=0).argmax(axis=1)
+    labels[::3] = (labels[::3] + 1) % 3   # some errors, so that nothing is trivial
+    halves = {"val": slice(0, 8), "test": slice(8, 16)}
+    splits = {split: AlignedPredictions(
+        split=split, models=NAMES, class_names=CLASSES,
+        slice_ids=np.array([f"{split}{i}" for i in range(8)]),
+        specimen_ids=np.array([f"{split}{i // 2}" for i in range(8)]),
+        y_true=np.array([labels[r.start + 2 * (i // 2)] for i in range(8)]),
+        probs=np.stack([member_probs[m][r] for m in NAMES]), sources=NAMES)
+        for split, r in halves.items()}
+    selection = fit_ensembles(splits["val"], target_accuracy=0.5)
+    results = evaluate_ensembles(selection, splits, n_bootstrap=5)
+    spec = selection.chosen_spec
+    model = build_ensemble_model(members, spec)
+    table = results[selection.chosen].predictions
+    expected = table[table["split"] == "test"][[f"prob_{c}" for c in CLASSES]].to_numpy()
+    np.testing.assert_allclose(model.predict(slices[8:], verbose=0), expected, atol=1e-5)
+    paths = save_ensemble_outputs(tmp_path, selection, results, report="r", model=model)
+    assert paths["model.keras"].stat().st_size > 0
