@@ -118,7 +118,7 @@ def test_saved_model_loads_without_fossilct(members, member_probs, slices, tmp_p
     """)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     run = subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp_path,
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stderr[-2000:]
     for name in ("sv", "sw"):
         np.testing.assert_allclose(np.load(tmp_path / f"{name}_loaded.npy"), expected[name],

@@ -33,7 +33,7 @@ def fitted(splits):
 def test_results_apply_the_spec_to_both_splits(splits, fitted):
     selection, results, _ = fitted
     assert list(results) == list(selection.specs)
-    for name, result in results.items():
+    for result in results.values():
         table = result.predictions
         assert table["split"].value_counts().to_dict() == {"val": 120, "test": 120}
         for split in ("val", "test"):
@@ -54,7 +54,7 @@ def test_results_apply_the_spec_to_both_splits(splits, fitted):
 
 
 def test_members_are_reported_raw_and_calibrated(splits, fitted):
-    selection, _, members = fitted
+    members = fitted[2]
     assert list(members) == ["m1", "m2", "m3"]
     m1 = members["m1"]
     assert m1.metrics["accuracy"]["value"] == pytest.approx(
@@ -72,6 +72,7 @@ def test_report_is_generated_from_the_numbers(fitted):
     assert f"{chosen['accuracy']['value']:.4f} ({chosen['accuracy']['ci95'][0]:.4f}–" in report
     assert f"| {selection.chosen} **(chosen)** |" in report
     assert "| m2 (member, without T) |" in report
+    assert f"\n## {selection.chosen} on test\n" in report and "\n### Per species\n" in report
     for note in selection.notes:
         assert f"Note: {note}" in report
     with pytest.raises(ValueError, match=r"`results` lacks the chosen ensemble"):
@@ -100,7 +101,7 @@ def test_folder_is_written_and_checked(fitted, tmp_path):
 
 
 def test_the_check_catches_a_bad_file(fitted, tmp_path):
-    selection, results, members = fitted
+    selection, results, _ = fitted
     paths = save_ensemble_outputs(tmp_path, selection, results, report="r")
     chosen = results[selection.chosen]
     chosen.predictions.iloc[:5].to_csv(paths["predictions.csv"], index=False)
@@ -111,6 +112,8 @@ def test_the_check_catches_a_bad_file(fitted, tmp_path):
 
 def test_splits_must_agree(splits, fitted):
     selection = fitted[0]
+    with pytest.raises(TypeError, match=r"`rng` must be an int seed .* got Generator"):
+        evaluate_ensembles(selection, splits, rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"`splits` lacks \['test'\]"):
         evaluate_ensembles(selection, {"val": splits["val"]})
     other = predictions.align_predictions(

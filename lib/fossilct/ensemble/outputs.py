@@ -129,8 +129,13 @@ def evaluate_ensembles(selection: EnsembleSelection, splits: Mapping[str, Aligne
     ValueError
         Missing splits, tables that differ between splits or from the specs' classes, and as
         :func:`fossilct.metrics.evaluate_predictions`.
+    TypeError
+        If `rng` is not an int.
     """
-    val, test = _check_splits(selection, splits)
+    if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)):
+        raise TypeError(f"`rng` must be an int seed (every ensemble is scored on the same "
+                        f"resamples of it); got {type(rng).__name__}.")
+    _, test = _check_splits(selection, splits)
     classes = list(test.class_names)
     results = {}
     for name, spec in selection.specs.items():
@@ -318,7 +323,10 @@ def ensemble_report_markdown(selection: EnsembleSelection, results: Mapping[str,
                      f"{_number(a['coverage'], digits)} | {_value(a['accuracy'], digits)} |")
     detail = report_markdown(chosen.evaluation.metrics, chosen.evaluation.per_species,
                              title=f"{selection.chosen} on test", digits=digits)
-    return "\n".join(lines) + "\n\n#" + detail
+    # the evaluation step's report, one heading level down, as this report's last section
+    lines += [""] + [("#" + line if line.startswith("#") else line)
+                     for line in detail.splitlines()]
+    return "\n".join(lines) + "\n"
 
 
 def _check_written(paths: dict[str, Path], result: EnsembleResult,

@@ -60,7 +60,8 @@ class EnsembleSpec:
     switch_species : tuple of str
         ``switching``: the specialist's species.
     switch_threshold : float or None
-        ``switching``: switch when the general model's top probability is below it.
+        ``switching``: switch when the general model's temperature-scaled top probability is
+        below it.
     ensemble_temperature : float
         Temperature applied to the combined probabilities.
     abstention_threshold : float or None
