@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from fossilct.ensemble import NothingToCombineError, voting
+from fossilct.ensemble import (NothingToCombineError, apply_temperature, fit_temperature,
+                               negative_log_likelihood, voting)
 
 A, B = [0.9, 0.1], [0.1, 0.9]
 
@@ -71,3 +72,46 @@ def test_one_member_is_nothing_to_combine():
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def _pooled_loss(members, y, weights, temperature):
+    pooled = apply_temperature(voting.average_probabilities(members, weights), temperature)
+    return negative_log_likelihood(pooled, y)
+
+
+def test_joint_fit_matches_a_brute_force_search():
+    """Two members: every weight on a 0.001 grid, each with its own best temperature; the
+    joint optimum is no worse than the best grid point, and sits next to it."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 200)
+    logits = rng.normal(size=(2, 200, 3))
+    logits[0, np.arange(200), y] += 1.2
+    logits[1, np.arange(200), y] += 0.8
+    members = np.exp(logits) / np.exp(logits).sum(axis=2, keepdims=True)
+    grid = np.linspace(0, 1, 1001)
+    losses = []
+    for w in grid:
+        pool = voting.average_probabilities(members, [w, 1 - w])
+        losses.append(_pooled_loss(members, y, [w, 1 - w], fit_temperature(pool, y)))
+    weights, temperature = voting.fit_weights_and_temperature(members, y)
+    assert _pooled_loss(members, y, weights, temperature) <= min(losses) + 1e-9
+    assert abs(weights[0] - grid[int(np.argmin(losses))]) <= 2e-3
+
+
+def test_joint_fit_averages_independent_members_that_the_linear_pool_drops():
+    """Seven members with independent errors: the linear pool's log loss prefers the best
+    member, the pool with a temperature prefers averaging and reaches a far lower loss."""
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, 600)
+    logits = rng.normal(size=(7, 600, 4))
+    logits[:, np.arange(600), y] += np.linspace(1.0, 2.8, 7)[:, None]
+    members = np.exp(logits) / np.exp(logits).sum(axis=2, keepdims=True)
+    linear = voting.fit_weights(members, y)
+    weights, temperature = voting.fit_weights_and_temperature(members, y)
+    assert (weights > 0).sum() > (linear > 0).sum()
+    assert temperature < 1
+    best_linear = _pooled_loss(members, y, linear,
+                               fit_temperature(voting.average_probabilities(members, linear), y))
+    assert _pooled_loss(members, y, weights, temperature) < 0.8 * best_linear
+    with pytest.raises(NothingToCombineError, match=r"at least 2 members"):
+        voting.fit_weights_and_temperature(members[:1], y)

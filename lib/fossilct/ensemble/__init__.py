@@ -36,7 +36,7 @@ from fossilct.ensemble.switching import (DEFAULT_THRESHOLDS, Switching, Switchin
                                          choose_general_and_specialist, fit_switching,
                                          specialist_species, switch_probabilities)
 from fossilct.ensemble.voting import (WEIGHT_FLOOR, TopK, average_probabilities, fit_top_k,
-                                      fit_weights)
+                                      fit_weights, fit_weights_and_temperature)
 
 # the modules' __all__ lists are the package's; the Keras builder is loaded on first use so
 # that importing the package does not load TensorFlow

@@ -1,7 +1,8 @@
 """Fit every ensemble kind on the validation split and choose one, without touching test.
 
-:func:`fit_ensembles` temperature-scales each member, fits weighted soft voting, top-k voting
-and confidence switching, temperature-scales each combination, chooses each one's abstention
+:func:`fit_ensembles` temperature-scales each member, fits weighted soft voting (weights and
+ensemble temperature jointly on the validation log loss), top-k voting and confidence
+switching, temperature-scales each combination, chooses each one's abstention
 threshold, and names the candidate with the best validation score as the ensemble. With a
 single member there is nothing to combine: the result holds that member, temperature-scaled,
 and a note saying so (the notebook prints notes as they are).
@@ -22,7 +23,7 @@ from fossilct.ensemble.calibration import apply_temperature, fit_temperature
 from fossilct.ensemble.scores import validation_score
 from fossilct.ensemble.spec import EnsembleSpec, apply_ensemble
 from fossilct.ensemble.switching import DEFAULT_THRESHOLDS, choose_general_and_specialist
-from fossilct.ensemble.voting import fit_top_k, fit_weights
+from fossilct.ensemble.voting import fit_top_k, fit_weights_and_temperature
 from fossilct.predictions import AlignedPredictions
 
 __all__ = ["VALIDATION_COLUMNS", "EnsembleSelection", "fit_ensembles"]
@@ -104,7 +105,7 @@ def _candidates(val: AlignedPredictions, temperatures: dict, calibrated: dict, *
     stacked = np.stack([calibrated[m] for m in names])
     notes = []
 
-    weights = fit_weights(stacked, val.y_true)
+    weights, _ = fit_weights_and_temperature(stacked, val.y_true)  # T is refitted in _finish
     specs = [EnsembleSpec(name="soft_voting", kind="soft_voting", class_names=classes,
                           members=tuple(names), temperatures=t_all,
                           weights=tuple(float(w) for w in weights))]

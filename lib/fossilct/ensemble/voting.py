@@ -1,12 +1,22 @@
 """Soft voting: weighted averages of members' probabilities, with the weights or the members
 chosen on validation.
 
-Weighted soft voting minimises the validation log loss of ``sum_m w_m p_m`` over the simplex
-(``w_m >= 0``, ``sum w_m = 1``). The loss is convex in ``w`` (minus the log of a linear
-function), so sequential quadratic programming (SciPy's SLSQP with the analytic gradient) from
-uniform weights finds the global minimum; unlike a softmax parametrisation it reaches weights of
-exactly zero, which drop a useless member. Top-k voting averages, with equal weights, the ``k``
-members with the best validation score, ``k`` itself chosen on validation.
+:func:`fit_weights` minimises the validation log loss of the linear pool ``sum_m w_m p_m``
+over the simplex (``w_m >= 0``, ``sum w_m = 1``). That loss is convex in ``w`` (minus the log
+of a linear function), so sequential quadratic programming (SciPy's SLSQP with the analytic
+gradient) from uniform weights finds the global minimum; unlike a softmax parametrisation it
+reaches weights of exactly zero, which drop a useless member.
+
+The ensembles use :func:`fit_weights_and_temperature`, which minimises the log loss of what is
+finally reported, ``softmax(log(sum_m w_m p_m) / T)``, over the weights and the ensemble
+temperature together. The linear pool alone is under-confident when members err
+independently (averaging flattens the distribution), so its log loss favours the single best
+member; once a temperature may sharpen the pool, averaging several members can be much better,
+and fitting the weights without it would miss that. The joint problem is not convex: it is
+solved from two starts (uniform weights, and the linear pool's optimum), the better kept.
+
+Top-k voting averages, with equal weights, the ``k`` members with the best validation score,
+``k`` itself chosen on validation.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from typing import Sequence
 import numpy as np
 from scipy.optimize import minimize
 
+from fossilct.ensemble.calibration import TEMPERATURE_BOUNDS, fit_temperature
 from fossilct.ensemble.errors import NothingToCombineError
 from fossilct.ensemble.scores import validation_score
 from fossilct.metrics import LOG_LOSS_EPS
@@ -25,6 +36,7 @@ __all__ = [
     "WEIGHT_FLOOR",
     "average_probabilities",
     "fit_weights",
+    "fit_weights_and_temperature",
     "TopK",
     "fit_top_k",
 ]
@@ -131,9 +143,96 @@ def fit_weights(member_probs, y_true) -> np.ndarray:
                       constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0,
                                     "jac": lambda w: np.ones_like(w)}],
                       options={"ftol": 1e-12, "maxiter": 1000})
-    weights = np.clip(result.x, 0.0, None)
+    return _floor(result.x)
+
+
+def _floor(weights: np.ndarray) -> np.ndarray:
+    weights = np.clip(weights, 0.0, None)
     weights[weights < WEIGHT_FLOOR] = 0.0
     return weights / weights.sum()
+
+
+def _pooled_nll(probs: np.ndarray, y_true: np.ndarray):
+    """Loss and gradient of ``softmax(log(sum_m w_m p_m) / T)`` in ``x = (w, log T)``."""
+    rows = np.arange(len(y_true))
+
+    def loss_and_grad(x):
+        w, temperature = x[:-1], np.exp(x[-1])
+        pooled = np.maximum(np.einsum("m,mnk->nk", w, probs), LOG_LOSS_EPS)
+        z = np.log(pooled) / temperature
+        z_max = z.max(axis=1, keepdims=True)
+        soft = np.exp(z - z_max)
+        norm = soft.sum(axis=1, keepdims=True)
+        soft /= norm
+        loss = float((np.log(norm[:, 0]) + z_max[:, 0] - z[rows, y_true]).mean())
+        residual = soft
+        residual[rows, y_true] -= 1.0                      # dloss/dz, times N
+        grad_w = np.einsum("nk,mnk->m", residual / (temperature * pooled), probs) / len(rows)
+        grad_log_t = -float((residual * z).sum()) / len(rows)
+        return loss, np.r_[grad_w, grad_log_t]
+
+    return loss_and_grad
+
+
+def fit_weights_and_temperature(member_probs, y_true, *,
+                                bounds: tuple[float, float] = TEMPERATURE_BOUNDS
+                                ) -> tuple[np.ndarray, float]:
+    """Soft-voting weights and ensemble temperature that minimise the validation log loss of
+    ``softmax(log(sum_m w_m p_m) / T)``.
+
+    Parameters
+    ----------
+    member_probs : (M, N, K) array_like of float
+        Validation probabilities of M >= 2 members (temperature-scaled ones in the ensembles).
+    y_true : (N,) array_like of int
+    bounds : (float, float)
+        Interval of the temperature.
+
+    Returns
+    -------
+    weights : (M,) ndarray of float64
+        Non-negative, summing to 1; weights below ``WEIGHT_FLOOR`` are 0.
+    temperature : float
+        The best temperature for those weights (:func:`fit_temperature` of their pool).
+
+    Raises
+    ------
+    NothingToCombineError
+        If M < 2.
+    ValueError
+        Wrong shapes or labels.
+
+    Examples
+    --------
+    Three members right on two of three slices each, each time at 0.6: the linear pool needs
+    all three (at 0.6 each it is right everywhere), and a low temperature sharpens it.
+
+    >>> right, wrong = [0.6, 0.4], [0.4, 0.6]
+    >>> members = [[right, right, wrong], [right, wrong, right], [wrong, right, right]]
+    >>> weights, temperature = fit_weights_and_temperature(members, [0, 0, 0])
+    >>> weights.round(3).tolist(), temperature < 0.2
+    ([0.333, 0.333, 0.333], True)
+    """
+    probs, y_true = _check_members(member_probs, y_true)
+    n_members = probs.shape[0]
+    if n_members < 2:
+        raise NothingToCombineError(f"soft voting needs at least 2 members; got {n_members}.")
+    objective = _pooled_nll(probs, y_true)
+    log_bounds = (float(np.log(bounds[0])), float(np.log(bounds[1])))
+    best = None
+    for start in (np.full(n_members, 1.0 / n_members), fit_weights(probs, y_true)):
+        log_t = np.log(fit_temperature(np.einsum("m,mnk->nk", start, probs), y_true,
+                                       bounds=bounds))
+        result = minimize(objective, np.r_[start, log_t], jac=True, method="SLSQP",
+                          bounds=[(0.0, 1.0)] * n_members + [log_bounds],
+                          constraints=[{"type": "eq", "fun": lambda x: x[:-1].sum() - 1.0,
+                                        "jac": lambda x: np.r_[np.ones(n_members), 0.0]}],
+                          options={"ftol": 1e-12, "maxiter": 1000})
+        if best is None or result.fun < best.fun:
+            best = result
+    weights = _floor(best.x[:-1])
+    return weights, fit_temperature(np.einsum("m,mnk->nk", weights, probs), y_true,
+                                    bounds=bounds)
 
 
 @dataclass(frozen=True)
