@@ -12,7 +12,7 @@ import pytest
 
 from fossilct import models
 from fossilct.ensemble import (EnsembleSpec, apply_ensemble, apply_temperature,
-                               build_ensemble_model)
+                               build_ensemble_model, load_member_models)
 
 CLASSES = ("a", "b", "c")
 NAMES = ("cnn_a", "cnn_b", "cnn_c")
@@ -164,3 +164,26 @@ def test_fitted_ensemble_model_reproduces_its_predictions_table(members, member_
     np.testing.assert_allclose(model.predict(slices[8:], verbose=0), expected, atol=1e-5)
     paths = save_ensemble_outputs(tmp_path, selection, results, report="r", model=model)
     assert paths["model.keras"].stat().st_size > 0
+
+
+def test_member_models_load_from_their_training_folders(members, member_probs, slices,
+                                                        tmp_path):
+    from fossilct import atomic
+
+    spec = _specs(member_probs)["sv"]  # uses cnn_a and cnn_b; cnn_c has weight 0
+    dirs = {}
+    for name in ("cnn_a", "cnn_b"):
+        dirs[name] = tmp_path / name
+        dirs[name].mkdir()
+        members[name].save(dirs[name] / "model.keras")
+        atomic.write_json(dirs[name] / "class_names.json", list(CLASSES))
+    loaded = load_member_models({**dirs, "cnn_c": tmp_path / "absent"}, spec)
+    assert set(loaded) == {"cnn_a", "cnn_b"}
+    np.testing.assert_allclose(build_ensemble_model(loaded, spec).predict(slices, verbose=0),
+                               apply_ensemble(spec, member_probs), atol=1e-5)
+    with pytest.raises(ValueError, match=r"needs the models of \['cnn_b'\]; add their folders"):
+        load_member_models({"cnn_a": dirs["cnn_a"]}, spec)
+    atomic.write_json(dirs["cnn_b"] / "class_names.json", ["x", "y", "z"])
+    with pytest.raises(ValueError, match=r"cnn_b'.*has classes \['x', 'y', 'z'\], the ensemble "
+                                         r"was fitted for \['a', 'b', 'c'\]"):
+        load_member_models(dirs, spec)

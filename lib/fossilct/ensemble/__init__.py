@@ -38,16 +38,17 @@ from fossilct.ensemble.switching import (DEFAULT_THRESHOLDS, Switching, Switchin
 from fossilct.ensemble.voting import (WEIGHT_FLOOR, TopK, average_probabilities, fit_top_k,
                                       fit_weights, fit_weights_and_temperature)
 
-# the modules' __all__ lists are the package's; the Keras builder is loaded on first use so
-# that importing the package does not load TensorFlow
+# the modules' __all__ lists are the package's; the Keras module is loaded on first use of one
+# of its names, so that importing the package does not load TensorFlow
+_KERAS_NAMES = ("CLASSIFIER_LAYER", "load_member_models", "build_ensemble_model")
 __all__ = [*abstention.__all__, *calibration.__all__, *errors.__all__, *fit.__all__,
            *outputs.__all__, *scores.__all__, *spec.__all__, *specimens.__all__,
-           *switching.__all__, *voting.__all__, "build_ensemble_model"]
+           *switching.__all__, *voting.__all__, *_KERAS_NAMES]
 
 
 def __getattr__(name: str):
-    if name == "build_ensemble_model":
-        from fossilct.ensemble.keras_model import build_ensemble_model
+    if name in _KERAS_NAMES:
+        from fossilct.ensemble import keras_model
 
-        return build_ensemble_model
+        return getattr(keras_model, name)
     raise AttributeError(f"module 'fossilct.ensemble' has no attribute {name!r}")

@@ -26,6 +26,7 @@ model's top probability lies within rounding of the switching threshold.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Mapping
 
@@ -36,7 +37,7 @@ from keras import ops
 from fossilct.ensemble.spec import EnsembleSpec
 from fossilct.metrics import LOG_LOSS_EPS
 
-__all__ = ["CLASSIFIER_LAYER", "build_ensemble_model"]
+__all__ = ["CLASSIFIER_LAYER", "load_member_models", "build_ensemble_model"]
 
 CLASSIFIER_LAYER = "classifier"
 """Name of the members' final softmax Dense layer (:func:`fossilct.models.build_model`)."""
@@ -141,3 +142,44 @@ def build_ensemble_model(member_models: Mapping[str, keras.Model], spec: Ensembl
                                / float(spec.ensemble_temperature), axis=-1)
     outputs = keras.layers.Identity(name="probabilities")(combined)
     return keras.Model(inputs, outputs, name=name or f"ensemble_{_layer_name(spec.name)}")
+
+
+def load_member_models(model_dirs: Mapping[str, str | os.PathLike], spec: EnsembleSpec
+                       ) -> dict[str, keras.Model]:
+    """Load the trained models an ensemble needs from their training folders.
+
+    Parameters
+    ----------
+    model_dirs : mapping of str to path-like
+        Member name -> ``models/<arch>/`` (``model.keras`` and ``class_names.json``); members
+        the spec does not use may be listed and are not loaded.
+    spec : EnsembleSpec
+
+    Returns
+    -------
+    dict of str to keras.Model
+        For ``spec.used_members``.
+
+    Raises
+    ------
+    ValueError
+        A used member without a folder, or a model whose class names differ from the spec's.
+    FileNotFoundError
+        As :func:`fossilct.training.load_training_outputs`.
+    """
+    from fossilct.training import load_training_outputs
+
+    missing = [m for m in spec.used_members if m not in model_dirs]
+    if missing:
+        raise ValueError(f"ensemble {spec.name!r} needs the models of {missing}; add their "
+                         f"folders to `model_dirs` (got {list(model_dirs)}).")
+    models = {}
+    for member in spec.used_members:
+        model, class_names = load_training_outputs(model_dirs[member])
+        if tuple(class_names) != tuple(spec.class_names):
+            raise ValueError(f"{str(model_dirs[member])!r}: the model of {member!r} has classes "
+                             f"{list(class_names)}, the ensemble was fitted for "
+                             f"{list(spec.class_names)}; its predictions table and model come "
+                             "from different runs.")
+        models[member] = model
+    return models
