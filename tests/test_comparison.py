@@ -256,7 +256,7 @@ def test_one_model_has_nothing_to_test(test_split):
     result = comparison.compare_models(single, n_bootstrap=20, rng=0)
     assert result.paired.empty and result.pairwise.empty
     assert "Only one model: nothing to compare." in comparison.comparison_report_markdown(result)
-    with pytest.raises(ValueError, match=r"`n_bootstrap` must be >= 1"):
+    with pytest.raises(ValueError, match=r"`n_bootstrap`=0 must be an int >= 1"):
         comparison.compare_models(single, n_bootstrap=0)
 
 

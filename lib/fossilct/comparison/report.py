@@ -125,13 +125,14 @@ def compare_models(test: AlignedPredictions, *, rank_by: str = "macro_f1",
     TypeError
         If `rng` is not an int.
     """
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)) or (
+            n_bootstrap < 1):
+        raise ValueError(f"`n_bootstrap`={n_bootstrap!r} must be an int >= 1: the intervals "
+                         "and the paired tests need replicates.")
     model_metrics = evaluate_models(test, n_bootstrap=n_bootstrap, rng=rng)
     board = leaderboard_table(model_metrics, rank_by=rank_by, resources=resources)
     reference = reference if reference is not None else str(board["model"].iloc[0])
-    replicates = (accuracy_replicates(test, n_bootstrap=n_bootstrap, rng=rng)
-                  if n_bootstrap else None)
-    if replicates is None:
-        raise ValueError("`n_bootstrap` must be >= 1: the paired tests need replicates.")
+    replicates = accuracy_replicates(test, n_bootstrap=n_bootstrap, rng=rng)
     f1 = per_species_f1_table(test)
     first = next(iter(model_metrics.values()))
     return Comparison(
@@ -285,7 +286,7 @@ def _leaderboard_json(comparison: Comparison) -> dict:
 
 
 def _check_leaderboard(paths: dict[str, Path], comparison: Comparison) -> None:
-    board = pd.read_csv(paths["leaderboard.csv"])
+    board = pd.read_csv(paths["leaderboard.csv"], keep_default_na=False, na_values=[""])
     always_defined = [k for k in LEADERBOARD_METRICS if k != "auc_ovr_macro"]
     problems = []
     if board.shape != comparison.leaderboard.shape:

@@ -29,7 +29,8 @@ from fossilct.ensemble.spec import EnsembleSpec, apply_ensemble
 from fossilct.ensemble.specimens import specimen_evaluation
 from fossilct.evaluation import (PROB_PREFIX, Evaluation, report_markdown,
                                  summarize_predictions)
-from fossilct.predictions import SPLIT_COLUMN, AlignedPredictions, table_from_probabilities
+from fossilct.predictions import (SPLIT_COLUMN, AlignedPredictions, read_predictions,
+                                  table_from_probabilities)
 
 __all__ = [
     "EnsembleResult",
@@ -332,7 +333,7 @@ def ensemble_report_markdown(selection: EnsembleSelection, results: Mapping[str,
 def _check_written(paths: dict[str, Path], result: EnsembleResult,
                    selection: EnsembleSelection) -> None:
     """Re-read what was written and check it against what was meant to be written."""
-    table = pd.read_csv(paths["predictions.csv"])
+    table = read_predictions(paths["predictions.csv"])
     probs = table[[c for c in table.columns if c.startswith(PROB_PREFIX)]].to_numpy()
     problems = []
     if table.shape != result.predictions.shape:
