@@ -5,7 +5,8 @@ share of accepted slices, and the accuracy that matters is the accuracy of the a
 The threshold is the smallest one at which the validation accuracy of the accepted slices
 reaches the target (largest coverage that meets it). When no threshold reaches the target on
 validation, none is chosen (``threshold`` None): the model cannot promise that accuracy, and the
-test report says so instead of quoting a threshold tuned to a few slices.
+test report says so. A target met only by the few most confident slices gives a threshold with
+a small validation coverage; that coverage is recorded and reported next to the threshold.
 """
 
 from __future__ import annotations
