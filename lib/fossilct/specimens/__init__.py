@@ -12,8 +12,10 @@ files (re-scans, cropped exports): the specimen, never the file, is the unit tha
 ('file', 'species', 'specimen_id')
 """
 
-from ._inventory import (INVENTORY_COLUMNS, build_inventory, check_inventory, format_triplet,
-                         load_examples, parse_triplet)
+from ._inventory import (INVENTORY_COLUMNS, build_inventory, check_inventory,
+                         load_example_volumes, load_inventory_volume)
+from ._outputs import (DATASET_FILES, read_inventory, read_min_specimens, read_species_report,
+                       save_dataset_outputs)
 from ._selection import select_species
 from ._table import (COLUMN_MATCH_CUTOFF, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, SPECIMEN_TABLE,
                      SpecimenTableError, read_specimen_table)
@@ -29,10 +31,14 @@ __all__ = [
     "INVENTORY_COLUMNS",
     "COLUMN_MATCH_CUTOFF",
     "read_specimen_table",
-    "parse_triplet",
-    "format_triplet",
+    "DATASET_FILES",
     "build_inventory",
     "check_inventory",
-    "load_examples",
+    "load_inventory_volume",
+    "load_example_volumes",
+    "save_dataset_outputs",
+    "read_inventory",
+    "read_species_report",
+    "read_min_specimens",
     "select_species",
 ]
