@@ -193,6 +193,23 @@ class Run:
                     break
         return stale
 
+    def problems(self) -> list[str]:
+        """What the finished steps reported that a reader must not miss: files that could not be
+        sliced, species left out after that, remarks of the split."""
+        found = []
+        if self.is_finished("02_slices"):
+            from fossilct.slice_dataset import file_errors, read_counts, read_dropped
+
+            slices_dir = self.output("02_slices")
+            found += [f"02_slices: {r.file} ({r.species}) gave no slices: {r.error}"
+                      for r in file_errors(read_counts(slices_dir)).itertuples()]
+            found += [f"02_slices: species {r.species} left out: {r.reason}"
+                      for r in read_dropped(slices_dir).itertuples()]
+        if self.is_finished("03_split"):
+            notes = (self.output("03_split") / "notes.txt").read_text().splitlines()
+            found += [f"03_split: {note}" for note in notes if note.strip()]
+        return found
+
     @functools.cached_property
     def inventory(self) -> pd.DataFrame:
         """One row per volume file (``dataset/inventory.csv``), checked."""
