@@ -526,7 +526,7 @@ def test_too_large_volume_is_refused_before_reading(tmp_path, monkeypatch):
     def must_not_read(_):
         raise AssertionError("voxels were read although the volume is too large")
 
-    codecs = volumes._io._CODECS
+    codecs = volumes.io._CODECS
     monkeypatch.setitem(codecs, "npz", codecs["npz"]._replace(read_array=must_not_read))
     with pytest.raises(VolumeError, match=r"big.npz.*too large.*shape \(6, 10, 12\) of uint16 "
                                           r"needs 1.4 KiB, above the limit of 1000 bytes \(max_bytes\).*downsample"):
@@ -539,7 +539,7 @@ def test_default_memory_limit_is_a_fraction_of_available_ram(tmp_path, monkeypat
     class TinyMemory:
         available = 1000
 
-    monkeypatch.setattr(volumes._io.psutil, "virtual_memory", lambda: TinyMemory)
+    monkeypatch.setattr(volumes.io.psutil, "virtual_memory", lambda: TinyMemory)
     with pytest.raises(VolumeError, match=r"too large.*limit of 600 bytes \(60% of the available "
                                           r"RAM\)"):
         load_quietly(path)
@@ -689,7 +689,7 @@ def test_colour_stack_is_refused_with_a_colour_hint(tmp_path):
 
 def test_data_that_disagrees_with_its_header_is_refused(tmp_path, monkeypatch):
     path = save_volume(tmp_path / "a.npz", make_volume(), SPACING)
-    codecs = volumes._io._CODECS
+    codecs = volumes.io._CODECS
     monkeypatch.setitem(codecs, "npz", codecs["npz"]._replace(
         read_array=lambda _: make_volume()[:3]))
     with pytest.raises(VolumeError, match=r"a.npz.*decoded to shape \(3, 10, 12\), but its header "

@@ -3,7 +3,7 @@
 :func:`predict_splits` gives the predictions table (one row per slice of the validation and test
 splits, one probability column per class) that ensembles and comparisons reuse instead of
 re-running models: they choose on validation and report on test;
-:func:`summarize_predictions` turns the test rows into metrics with specimen-bootstrap intervals,
+:func:`summarise_predictions` turns the test rows into metrics with specimen-bootstrap intervals,
 the per-species table, confusion matrices, reliability and ROC data; :func:`report_markdown`
 writes the tables as Markdown; :func:`save_evaluation_outputs` writes the folder and checks it;
 :func:`read_predictions` reads it back.
@@ -28,7 +28,7 @@ __all__ = [
     "predict_split",
     "predict_splits",
     "arrays_from_predictions",
-    "summarize_predictions",
+    "summarise_predictions",
     "report_markdown",
     "save_evaluation_outputs",
     "save_tta_outputs",
@@ -193,7 +193,7 @@ class Evaluation:
     roc: dict
 
 
-def summarize_predictions(predictions: pd.DataFrame, *, class_names: Sequence[str],
+def summarise_predictions(predictions: pd.DataFrame, *, class_names: Sequence[str],
                           split: str = "test",
                           n_bootstrap: int = metrics.DEFAULT_N_BOOTSTRAP,
                           rng: int | np.random.Generator = 0,
@@ -363,7 +363,7 @@ def save_tta_outputs(out_dir: str | os.PathLike, model, slices: pd.DataFrame, *,
 
     predictions = predict_splits(model, slices, class_names=class_names, batch_size=batch_size,
                                  tta=True)
-    result = summarize_predictions(predictions, class_names=class_names,
+    result = summarise_predictions(predictions, class_names=class_names,
                                    n_bootstrap=n_bootstrap, rng=rng)
     return save_evaluation_outputs(
         out_dir, result, predictions=predictions, prefix="tta_",

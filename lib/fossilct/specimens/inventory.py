@@ -13,8 +13,16 @@ import pandas as pd
 from fossilct import volumes
 from fossilct.triplets import format_triplet, parse_triplet
 
-from ._table import (REQUIRED_COLUMNS, SPECIMEN_TABLE, check_table, duplicate_problems,
+from .table import (REQUIRED_COLUMNS, SPECIMEN_TABLE, check_table, duplicate_problems,
                      problems_error)
+
+__all__ = [
+    "INVENTORY_COLUMNS",
+    "build_inventory",
+    "check_inventory",
+    "load_inventory_volume",
+    "load_example_volumes",
+]
 
 INVENTORY_COLUMNS = ("file", "species", "specimen_id", "format", "shape_zyx", "spacing_zyx_um")
 
@@ -195,7 +203,7 @@ def load_inventory_volume(row: Mapping, data_dir: str | os.PathLike) -> volumes.
     --------
     >>> import tempfile, pathlib, numpy as np
     >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = volumes.save_volume(folder / "a.npy", np.zeros((2, 3, 4)), 1.0)
+    >>> _ = volumes.save_volume(folder / "a.npy", np.arange(24.0).reshape(2, 3, 4), 1.0)
     >>> load_inventory_volume({"file": "a.npy", "spacing_zyx_um": "5x2.5x2.5"}, folder).spacing_um
     (5.0, 2.5, 2.5)
     """

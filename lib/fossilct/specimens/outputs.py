@@ -10,7 +10,15 @@ import pandas as pd
 
 from fossilct import atomic
 
-from ._inventory import check_inventory
+from .inventory import check_inventory
+
+__all__ = [
+    "DATASET_FILES",
+    "save_dataset_outputs",
+    "read_inventory",
+    "read_species_report",
+    "read_min_specimens",
+]
 
 DATASET_FILES = ("inventory.csv", "species.csv")
 """Tables of the dataset folder (figures are added as ``<name>.png``)."""

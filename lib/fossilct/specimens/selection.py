@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._table import check_table
+from .table import check_table
+
+__all__ = ["select_species"]
 
 
 def select_species(inventory: pd.DataFrame, *, min_specimens: int
