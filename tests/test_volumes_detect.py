@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 import tifffile
-from fossilct.volumes import FORMATS, VolumeError, detect_format, save_volume
 from PIL import Image
+
+from fossilct.volumes import FORMATS, VolumeError, detect_format, save_volume
+
 from volume_fixtures import SPACING, make_volume
 
 # ---------------------------------------------------------------- detect_format

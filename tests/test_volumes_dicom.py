@@ -6,7 +6,9 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+
 from fossilct.volumes import VolumeError, load_volume, read_header, save_volume
+
 from volume_fixtures import SPACING, make_volume
 
 

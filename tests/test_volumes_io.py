@@ -13,6 +13,8 @@ import numpy as np
 import pydicom
 import pytest
 import tifffile
+from PIL import Image
+
 from fossilct import volumes
 from fossilct.volumes import (
     MissingSpacingWarning,
@@ -23,7 +25,7 @@ from fossilct.volumes import (
     read_header,
     save_volume,
 )
-from PIL import Image
+
 from volume_fixtures import (
     EXACT_CASES,
     NIBABEL_DATA,

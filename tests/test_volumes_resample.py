@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+
 from fossilct.volumes import resample_isotropic
+
 from volume_fixtures import SHAPE, SPACING, make_volume
 
 # ---------------------------------------------------------------- resample_isotropic

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+
 from fossilct.volumes import MissingSpacingWarning, Volume, load_volume
 
 SHAPE = (6, 10, 12)  # non-cubic, so any axis mix-up changes the shape
