@@ -147,3 +147,14 @@ def test_errors(model, manifest, predictions):
         evaluation.report_markdown({k: {"value": 1.0, "ci95": None}
                                     for k in metrics.METRIC_KEYS if k != "ece"},
                                    pd.DataFrame())
+
+
+def test_throughput_is_measured_and_saved(model, predictions, tmp_path):
+    speed = evaluation.measure_throughput(model, batch_size=4, n_batches=2)
+    assert speed["slices_per_second"] > 0 and speed["input_size"] == 32
+    with pytest.raises(ValueError, match=r"`batch_size` and `n_batches` must be >= 1"):
+        evaluation.measure_throughput(model, n_batches=0)
+    summary = evaluation.summarise_predictions(predictions, class_names=NAMES, n_bootstrap=5)
+    paths = evaluation.save_evaluation_outputs(tmp_path, summary, predictions=predictions,
+                                               report="r", throughput=speed)
+    assert json.loads(paths["throughput.json"].read_text()) == speed
