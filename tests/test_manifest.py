@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from fossilct import manifest
+from slice_fixtures import write_manifest as write_slices_manifest
 
 
 def _rows(n=4):
@@ -116,3 +117,18 @@ def test_check_manifest_finds_duplicates_missing_files_and_columns(tmp_path, wri
         manifest.check_manifest(frame, root=tmp_path)
     with pytest.raises(manifest.ManifestError, match=r"missing \['seed'\], unexpected \['extra'\]"):
         manifest.check_manifest(frame.drop(columns="seed").assign(extra=1), root=tmp_path)
+
+
+def test_read_manifest_resolves_paths_against_its_folder(tmp_path):
+    csv = write_slices_manifest(tmp_path, classes=("disk", "square", "cross"))
+    relative = manifest.read_manifest(csv)
+    absolute = manifest.read_manifest(csv, absolute_paths=True)
+    assert (absolute["path"] == [str(tmp_path.resolve() / p) for p in relative["path"]]).all()
+    assert manifest.class_names_of(absolute) == ["cross", "disk", "square"]
+    with pytest.raises(ValueError, match=r"holds 1 species \(\['a'\]\); classification needs"):
+        manifest.class_names_of(pd.DataFrame({"species": ["a", "a"]}))
+
+
+def test_missing_manifest_names_the_step(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"No manifest at .*nowhere.csv.*02_slices"):
+        manifest.read_manifest(tmp_path / "nowhere.csv")

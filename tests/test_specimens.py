@@ -8,9 +8,11 @@ import pytest
 
 from fossilct import atomic, volumes
 from fossilct.specimens import (INVENTORY_COLUMNS, REQUIRED_COLUMNS, SpecimenTableError,
-                                build_inventory, check_inventory, format_triplet,
-                                load_examples, parse_triplet, read_specimen_table,
+                                build_inventory, check_inventory, load_example_volumes,
+                                load_inventory_volume, read_inventory, read_min_specimens,
+                                read_species_report, read_specimen_table, save_dataset_outputs,
                                 select_species)
+from fossilct.triplets import parse_triplet
 
 SHAPE = (6, 10, 12)
 
@@ -165,30 +167,6 @@ def test_file_listed_twice_with_the_same_species(data_dir):
         read_specimen_table(data_dir)
 
 
-# ---------------------------------------------------------------- parse_triplet / format_triplet
-
-
-@pytest.mark.parametrize("values, text", [((128, 96, 96), "128x96x96"),
-                                          ((2.5, 2.5, 2.5), "2.5x2.5x2.5"),
-                                          ((2999.958, 1796.875, 0.1), "2999.958x1796.875x0.1"),
-                                          ((5.0, 3.3, 1e-05), "5x3.3x0.00001")])
-def test_triplets_round_trip(values, text):
-    assert format_triplet(values) == text
-    assert parse_triplet(text) == values
-    assert parse_triplet(text.upper()) == values
-
-
-def test_parse_triplet_types():
-    assert all(isinstance(v, int) for v in parse_triplet("1x2x3"))
-    assert all(isinstance(v, float) for v in parse_triplet("1x2.0x3"))
-
-
-@pytest.mark.parametrize("text", ["128x96", "axbxc", "1x2xinf", "", "1x2x3x4", "1,2,3"])
-def test_parse_triplet_refuses_malformed_text(text):
-    with pytest.raises(ValueError, match=rf"expected three numbers joined by 'x'.*got {text!r}"):
-        parse_triplet(text)
-
-
 # ---------------------------------------------------------------- build_inventory
 
 
@@ -225,8 +203,8 @@ def test_inventory_reads_headers_only(data_dir, monkeypatch):
         raise AssertionError("build_inventory loaded voxels")
 
     monkeypatch.setattr(volumes, "load_volume", must_not_load)
-    for name, codec in list(volumes._io._CODECS.items()):
-        monkeypatch.setitem(volumes._io._CODECS, name, codec._replace(read_array=must_not_load))
+    for name, codec in list(volumes.io._CODECS.items()):
+        monkeypatch.setitem(volumes.io._CODECS, name, codec._replace(read_array=must_not_load))
     assert len(build_inventory(read_specimen_table(data_dir), data_dir)) == 4
 
 
@@ -289,6 +267,7 @@ def test_species_are_counted_by_distinct_specimen_not_file():
         "n_files": [6, 3, 5],
         "selected": [True, False, False],
         "reason": ["kept", "3 specimens < min_specimens=4", "1 specimen < min_specimens=4"],
+        "min_specimens": [4, 4, 4],
     }
     assert selected["selected"].dtype == bool
     assert selected.loc[selected["selected"], "species"].unique().tolist() == ["a"]
@@ -332,7 +311,8 @@ def test_select_species_on_an_empty_inventory():
                           "specimen_id": pd.Series([], dtype=str)})
     selected, report = select_species(empty, min_specimens=4)
     assert selected.empty and report.empty
-    assert list(report.columns) == ["species", "n_specimens", "n_files", "selected", "reason"]
+    assert list(report.columns) == ["species", "n_specimens", "n_files", "selected", "reason",
+                                    "min_specimens"]
 
 
 @pytest.mark.parametrize("min_specimens, error, match", [
@@ -364,7 +344,7 @@ def test_whole_flow_from_folder_to_selection(data_dir):
     assert selected["selected"].tolist() == [True, True, True, False]
 
 
-# ---------------------------------------------------------------- check_inventory / load_examples
+# ---------------------------------------------------------------- check_inventory / loading volumes
 
 
 def selected_inventory(data_dir) -> pd.DataFrame:
@@ -409,24 +389,65 @@ def test_check_inventory_needs_a_boolean_selected_column(data_dir):
 
 def test_load_examples_loads_the_first_specimen_of_each_selected_species(data_dir):
     inventory = selected_inventory(data_dir)
-    examples = load_examples(inventory, data_dir)
+    examples = load_example_volumes(inventory, data_dir)
     assert list(examples) == ["alveolina_like · 007"]  # baculogypsina_like is not selected
     np.testing.assert_array_equal(examples["alveolina_like · 007"], volume(0))
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the PNG folder gets the inventory's spacing
-        every = load_examples(inventory.drop(columns="selected"), data_dir)
+        every = load_example_volumes(inventory.drop(columns="selected"), data_dir)
     assert list(every) == ["alveolina_like · 007", "baculogypsina_like · B1"]
     np.testing.assert_array_equal(every["baculogypsina_like · B1"], volume(3))
 
 
 def test_load_examples_with_nothing_selected_is_empty(data_dir):
     inventory = selected_inventory(data_dir).assign(selected=False)
-    assert load_examples(inventory, data_dir) == {}
+    assert load_example_volumes(inventory, data_dir) == {}
 
 
 def test_load_examples_refuses_a_bad_inventory(data_dir):
     with pytest.raises(SpecimenTableError, match=r"lacks the columns \['spacing_zyx_um'\]"):
-        load_examples(pd.DataFrame({"file": [], "species": [], "specimen_id": []}), data_dir)
+        load_example_volumes(pd.DataFrame({"file": [], "species": [], "specimen_id": []}), data_dir)
     with pytest.raises(TypeError, match="`inventory` must be a pandas DataFrame"):
-        load_examples(None, data_dir)
+        load_example_volumes(None, data_dir)
+
+
+def test_load_inventory_volume_uses_the_rows_spacing(data_dir):
+    inventory = selected_inventory(data_dir)
+    row = inventory.set_index("file").loc["scans/a1_rescan.nii.gz"]
+    volume_read = load_inventory_volume({**row.to_dict(), "file": row.name}, data_dir)
+    assert volume_read.spacing_um == parse_triplet(row["spacing_zyx_um"]) == (3.0, 3.0, 3.0)
+    np.testing.assert_array_equal(volume_read.data, volume(1))
+    with pytest.raises(FileNotFoundError, match="absent.npy"):
+        load_inventory_volume({"file": "absent.npy", "spacing_zyx_um": "1x1x1"}, data_dir)
+
+
+# ---------------------------------------------------------------- the dataset folder
+
+
+def test_dataset_outputs_round_trip_and_record_the_rule(data_dir, tmp_path):
+    write_table(data_dir, GOOD_TABLE)
+    inventory = build_inventory(read_specimen_table(data_dir), data_dir)
+    inventory, report = select_species(inventory, min_specimens=2)
+    paths = save_dataset_outputs(tmp_path / "dataset", inventory=inventory, species_report=report)
+    assert sorted(paths) == ["inventory.csv", "species.csv"]
+    back = read_inventory(tmp_path / "dataset")
+    pd.testing.assert_frame_equal(back[list(INVENTORY_COLUMNS) + ["selected"]],
+                                  inventory[list(INVENTORY_COLUMNS) + ["selected"]],
+                                  check_dtype=False)
+    assert back["selected"].dtype == bool
+    assert read_species_report(tmp_path / "dataset")["species"].tolist() == \
+        report["species"].tolist()
+    assert read_min_specimens(tmp_path / "dataset") == 2
+
+
+def test_dataset_outputs_refuse_a_broken_inventory_and_name_a_missing_folder(data_dir, tmp_path):
+    write_table(data_dir, GOOD_TABLE)
+    inventory, report = select_species(build_inventory(read_specimen_table(data_dir), data_dir),
+                                       min_specimens=2)
+    with pytest.raises(SpecimenTableError, match="empty file"):
+        save_dataset_outputs(tmp_path / "d", inventory=inventory.assign(file=""),
+                             species_report=report)
+    assert not (tmp_path / "d" / "inventory.csv").exists()
+    with pytest.raises(FileNotFoundError, match=r"run the dataset step \(notebook 01"):
+        read_inventory(tmp_path / "nowhere")

@@ -49,6 +49,7 @@ __all__ = [
     "write_manifest",
     "read_manifest",
     "check_manifest",
+    "class_names_of",
 ]
 
 MANIFEST_COLUMNS = ("path", "slice_id", "file", "specimen_id", "species", "split", "plane",
@@ -186,11 +187,18 @@ def write_manifest(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
     return atomic.write_csv(path, _formatted(frame))
 
 
-def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
+def read_manifest(path: str | os.PathLike, *, absolute_paths: bool = False) -> pd.DataFrame:
     """Read a manifest written by :func:`write_manifest`.
 
     Text columns stay strings (an unassigned ``split`` is ``""``), ``index`` and ``seed`` are
     int64 and the other numbers float64.
+
+    Parameters
+    ----------
+    path : path-like
+    absolute_paths : bool, keyword-only
+        Resolve ``path`` entries against the manifest's folder (what loaders of the images
+        need); default False keeps them relative, as written.
 
     Raises
     ------
@@ -219,7 +227,11 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
             frame[column] = pd.to_numeric(frame[column]).astype(np.float64)
     except (ValueError, TypeError) as error:
         raise ManifestError(f"Manifest {str(path)!r} holds a non-numeric value: {error}.") from None
-    return frame.loc[:, list(MANIFEST_COLUMNS)]
+    frame = frame.loc[:, list(MANIFEST_COLUMNS)]
+    if absolute_paths:
+        root = path.resolve().parent
+        frame["path"] = [str(root / p) for p in frame["path"]]
+    return frame
 
 
 def _row_problems(frame: pd.DataFrame) -> list[str]:
@@ -319,3 +331,23 @@ def check_manifest(frame: pd.DataFrame, *, root: str | os.PathLike, check_files:
             "Manifest check failed:\n- " + "\n- ".join(problems)
             + "\nRebuild the slices with notebook 02 (run_all.py --only 02_slices --force)."
         )
+
+
+def class_names_of(slices: pd.DataFrame) -> list[str]:
+    """The sorted species of a whole slice table: the fixed label order of every model.
+
+    Raises
+    ------
+    ValueError
+        If the table holds fewer than two species.
+
+    Examples
+    --------
+    >>> class_names_of(pd.DataFrame({"species": ["b", "a", "b"]}))
+    ['a', 'b']
+    """
+    names = sorted(str(s) for s in pd.unique(slices["species"]))
+    if len(names) < 2:
+        raise ValueError(f"the slice table holds {len(names)} species ({names}); classification "
+                         "needs at least 2.")
+    return names

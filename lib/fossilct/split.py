@@ -38,11 +38,15 @@ from fossilct.manifest import LEAKY_PREFIX, SPLITS
 __all__ = [
     "SplitError",
     "SplitResult",
+    "MODES",
     "split_by_specimen",
     "apply_split",
     "summarise_split",
     "coefficient_of_variation",
     "check_split",
+    "fingerprint",
+    "save_split_outputs",
+    "read_split_slices",
 ]
 
 DEFAULT_TEST_FRACTION = 0.2
@@ -52,6 +56,13 @@ DEFAULT_MAX_SUBSETS = 2 ** 16
 DEFAULT_SHORTLIST = 8
 MIN_SPECIMENS = 3
 """A species needs one specimen for each of train, validation and test."""
+
+MODES = ("specimen", "slice_level")
+"""Split modes: the specimen-level split, and the slice-level one of the leakage experiment."""
+ASSIGNMENT_FILES = {"specimen": "assignments.csv", "slice_level": "slice_level_assignments.csv"}
+ASSIGNMENT_COLUMNS = ("slice_id", "specimen_id", "species", "split")
+_FINGERPRINT_COLUMNS = ("slice_id", "specimen_id", "species", "split", "normal_zyx", "offset_um",
+                        "bbox", "foreground_fraction")
 
 _RESTARTS = 64  # random restarts of the bounded search (each then improved by local moves)
 
@@ -519,3 +530,125 @@ def check_split(manifest: pd.DataFrame) -> None:
             f"Species missing from some splits: {incomplete}. Every species needs train, val and "
             f"test specimens; check min_specimens in notebook 01."
         )
+
+
+def fingerprint(slices: pd.DataFrame) -> str:
+    """A short hash of a slice table with its split: the same slices, cut the same way, in the
+    same splits give the same value (a model records it; evaluation refuses a different one).
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({c: ["x"] for c in _FINGERPRINT_COLUMNS})
+    >>> fingerprint(table) == fingerprint(table.assign(path="/elsewhere")), len(fingerprint(table))
+    (True, 16)
+    >>> fingerprint(table) == fingerprint(table.assign(split="test"))
+    False
+    """
+    import hashlib
+
+    frame = slices.loc[:, list(_FINGERPRINT_COLUMNS)].astype(str).sort_values("slice_id")
+    text = frame.to_csv(index=False, lineterminator="\n")
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def save_split_outputs(split_dir, *, slices: pd.DataFrame, slice_level: pd.DataFrame,
+                       summary: pd.DataFrame, notes=(), figures=None) -> dict:
+    """Check the specimen-level split, then write the split folder atomically.
+
+    Parameters
+    ----------
+    split_dir : path-like
+        Created if missing.
+    slices : pandas.DataFrame
+        The slice table with its specimen-level ``split`` (:func:`apply_split`).
+    slice_level : pandas.DataFrame
+        The same slices with the leakage experiment's slice-level split (``leaky_*`` values).
+    summary : pandas.DataFrame
+        :func:`summarise_split` of `slices`.
+    notes : sequence of str
+        The split's remarks (``SplitResult.notes``), written one per line to ``notes.txt``.
+    figures : mapping of str to matplotlib Figure, optional
+        Saved as ``<name>.png``.
+
+    Returns
+    -------
+    dict of str to Path
+
+    Raises
+    ------
+    SplitError
+        If `slices` is not a valid specimen-level split (nothing is written), or `slice_level`
+        holds other slices.
+    """
+    from pathlib import Path
+
+    from fossilct import atomic
+
+    check_split(slices)
+    if set(slice_level["slice_id"]) != set(slices["slice_id"]):
+        raise SplitError("`slice_level` must split the same slices as `slices`; split the same "
+                         "slice table in both modes.")
+    split_dir = Path(split_dir)
+    paths = {}
+    for mode, table in (("specimen", slices), ("slice_level", slice_level)):
+        name = ASSIGNMENT_FILES[mode]
+        paths[name] = atomic.write_csv(split_dir / name, table.loc[:, list(ASSIGNMENT_COLUMNS)]
+                                       .sort_values("slice_id", kind="stable"))
+    paths["summary.csv"] = atomic.write_csv(split_dir / "summary.csv", summary)
+    paths["notes.txt"] = atomic.write_text(split_dir / "notes.txt",
+                                           "".join(f"{note}\n" for note in notes))
+    for name, fig in (figures or {}).items():
+        paths[f"{name}.png"] = atomic.save_figure(fig, split_dir / f"{name}.png")
+    return paths
+
+
+def read_split_slices(slices_dir, split_dir, *, mode: str = "specimen") -> pd.DataFrame:
+    """The slice table (absolute image paths) with the split of `mode` in its ``split`` column.
+
+    Parameters
+    ----------
+    slices_dir : path-like
+        The slice step's folder (manifest and images).
+    split_dir : path-like
+        The split step's folder.
+    mode : {"specimen", "slice_level"}, keyword-only
+        ``slice_level`` gives the leakage experiment's split as plain ``train``/``val``/``test``
+        (for training and evaluating the leakage twin only; never valid for reporting).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``fossilct.manifest.MANIFEST_COLUMNS``, in manifest order.
+
+    Raises
+    ------
+    FileNotFoundError
+        If either folder lacks its files (the message names the step that writes them).
+    SplitError
+        Unknown `mode`, or assignments that do not cover exactly the manifest's slices (the
+        split is older than the slices: re-run the split step), or an invalid specimen split.
+    """
+    from pathlib import Path
+
+    from fossilct.slice_dataset import read_slices
+
+    if mode not in MODES:
+        raise SplitError(f"`mode` must be one of {MODES}; got {mode!r}.")
+    path = Path(split_dir) / ASSIGNMENT_FILES[mode]
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} does not exist; run the split step (notebook 03, "
+                                "`python run_all.py --only 03`).")
+    slices = read_slices(slices_dir)
+    assigned = pd.read_csv(path, dtype=str, keep_default_na=False).set_index("slice_id")["split"]
+    if set(assigned.index) != set(slices["slice_id"]):
+        extra = sorted(set(assigned.index) - set(slices["slice_id"]))[:3]
+        absent = sorted(set(slices["slice_id"]) - set(assigned.index))[:3]
+        raise SplitError(f"{path} does not split the slices of {slices_dir} (unknown ids {extra}, "
+                         f"unassigned {absent}): the slices changed after the split. Re-run the "
+                         "split step (`python run_all.py --only 03`).")
+    split = slices["slice_id"].map(assigned)
+    slices["split"] = (split.str.replace(LEAKY_PREFIX, "", regex=False) if mode == "slice_level"
+                       else split).to_numpy()
+    if mode == "specimen":
+        check_split(slices)
+    return slices

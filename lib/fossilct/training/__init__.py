@@ -4,13 +4,15 @@
 
 - :func:`set_global_seed`, :func:`configure_device` (``device``)
 - :func:`fit_model` (``fit``), built on the state and callbacks of ``state``
-- :func:`save_training_outputs`, :func:`load_training_outputs` (``outputs``)
+- :func:`save_training_outputs`, :func:`load_training_outputs`, :func:`check_trained_on`
+  (``outputs``)
 """
 
 from fossilct.training.device import DeviceConfig, configure_device, set_global_seed
 from fossilct.training.fit import fit_model
-from fossilct.training.outputs import (OUTPUT_FILES, load_training_outputs,
-                                       save_training_outputs, write_tensorboard_logs)
+from fossilct.training.outputs import (OUTPUT_FILES, check_trained_on, load_training_outputs,
+                                       read_training_params, save_training_outputs,
+                                       write_tensorboard_logs)
 
 __all__ = [
     "set_global_seed",
@@ -20,5 +22,7 @@ __all__ = [
     "OUTPUT_FILES",
     "save_training_outputs",
     "load_training_outputs",
+    "read_training_params",
+    "check_trained_on",
     "write_tensorboard_logs",
 ]

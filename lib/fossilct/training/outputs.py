@@ -8,7 +8,7 @@ Folder layout (``outputs/<profile>/models/<arch>/``)::
     history.csv        one row per epoch of both phases
     params.yaml        the parameters that actually ran
     logs/              TensorBoard event files (train / validation scalars per epoch)
-    curves.png         training curves, phases marked
+    <name>.png         the figures passed in (the notebook's training curves: curves.png)
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import pandas as pd
 
 from fossilct import atomic
 
-__all__ = ["OUTPUT_FILES", "save_training_outputs", "load_training_outputs", "write_tensorboard_logs"]
+__all__ = ["OUTPUT_FILES", "save_training_outputs", "load_training_outputs",
+           "read_training_params", "check_trained_on", "write_tensorboard_logs"]
 
-OUTPUT_FILES = ("model.keras", "class_names.json", "history.csv", "params.yaml", "logs",
-                "curves.png")
+OUTPUT_FILES = ("model.keras", "class_names.json", "history.csv", "params.yaml", "logs")
 
 
 def _plain(value: Any) -> Any:
@@ -85,8 +85,8 @@ def write_tensorboard_logs(log_dir: str | os.PathLike, history: Mapping[str, Seq
 
 
 def save_training_outputs(out_dir: str | os.PathLike, model, history: Mapping[str, Sequence],
-                          class_names: Sequence[str], params: Mapping[str, Any]
-                          ) -> dict[str, Path]:
+                          class_names: Sequence[str], params: Mapping[str, Any], *,
+                          figures: Mapping[str, object] | None = None) -> dict[str, Path]:
     """Write a trained model's folder; every file atomically (temp name, then rename).
 
     Parameters
@@ -101,19 +101,19 @@ def save_training_outputs(out_dir: str | os.PathLike, model, history: Mapping[st
     params : mapping
         The parameters that ran (notebook parameters plus resolved values such as the input
         size and the device settings).
+    figures : mapping of str to matplotlib Figure, keyword-only, optional
+        Saved as ``<name>.png``.
 
     Returns
     -------
     dict of str to Path
-        ``OUTPUT_FILES`` name -> path.
+        ``OUTPUT_FILES`` name (and ``<name>.png``) -> path.
 
     Raises
     ------
     ValueError
         If `class_names` does not match the model's output width, or `history` is malformed.
     """
-    from fossilct.plots.training import plot_training_curves
-
     n_out = int(model.output_shape[-1])
     if len(class_names) != n_out:
         raise ValueError(f"{len(class_names)} `class_names` for a model with {n_out} outputs; "
@@ -127,8 +127,30 @@ def save_training_outputs(out_dir: str | os.PathLike, model, history: Mapping[st
     atomic.write_csv(paths["history.csv"], pd.DataFrame(dict(history)))
     atomic.write_yaml(paths["params.yaml"], _plain(dict(params)))
     write_tensorboard_logs(paths["logs"], history)
-    atomic.save_figure(plot_training_curves(history), paths["curves.png"])
+    for name, fig in (figures or {}).items():
+        paths[f"{name}.png"] = atomic.save_figure(fig, out_dir / f"{name}.png")
+    _check_written(paths, history, class_names)
     return paths
+
+
+def _check_written(paths: dict[str, Path], history: Mapping[str, Sequence],
+                   class_names: Sequence[str]) -> None:
+    """Read back what :func:`save_training_outputs` wrote: a complete model archive, the class
+    names, one history row per epoch."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(paths["model.keras"]) as archive:
+            damaged = archive.testzip()
+    except zipfile.BadZipFile:
+        damaged = "the archive"
+    if damaged is not None:
+        raise OSError(f"{paths['model.keras']} is damaged ({damaged}); the disk may be full. "
+                      "Re-run the training.")
+    if json.loads(paths["class_names.json"].read_text()) != list(class_names) or \
+            len(pd.read_csv(paths["history.csv"])) != len(history["epoch"]):
+        raise OSError(f"{paths['class_names.json'].parent}: class_names.json or history.csv "
+                      "does not read back as written; re-run the training.")
 
 
 def load_training_outputs(model_dir: str | os.PathLike):
@@ -160,3 +182,44 @@ def load_training_outputs(model_dir: str | os.PathLike):
         raise ValueError(f"{model_dir}: class_names.json lists {len(class_names)} classes, the "
                          f"model has {model.output_shape[-1]} outputs; re-run the training.")
     return model, class_names
+
+
+def read_training_params(model_dir: str | os.PathLike) -> dict:
+    """The parameters a model was trained with (``params.yaml`` of its folder).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder has no ``params.yaml``.
+    """
+    import yaml
+
+    path = Path(model_dir) / "params.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} does not exist; run the training notebook (04) "
+                                "for this architecture first, or fix `model_dir`.")
+    return yaml.safe_load(path.read_text())
+
+
+def check_trained_on(model_dir: str | os.PathLike, split_fingerprint: str) -> None:
+    """Refuse to evaluate a model on a slice table or split it was not trained with.
+
+    Parameters
+    ----------
+    model_dir : path-like
+        The model's folder; its ``params.yaml`` records ``split_fingerprint``.
+    split_fingerprint : str
+        :func:`fossilct.split.fingerprint` of the table about to be evaluated.
+
+    Raises
+    ------
+    ValueError
+        If the fingerprints differ (specimens of the test split may have been trained on):
+        the message says to re-train.
+    """
+    trained = read_training_params(model_dir).get("split_fingerprint")
+    if trained != split_fingerprint:
+        raise ValueError(
+            f"the model in {model_dir} was trained on another slice table or split (fingerprint "
+            f"{trained} vs {split_fingerprint} now): its test metrics would be stale or leaked. "
+            "Re-train it first (`python run_all.py --only 04,05`), or run the whole pipeline.")

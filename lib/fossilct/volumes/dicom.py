@@ -28,9 +28,11 @@ from pydicom.uid import (CTImageStorage, ExplicitVRLittleEndian, PYDICOM_IMPLEME
                          generate_uid)
 from pydicom.valuerep import format_number_as_ds
 
-from ._base import VolumeError, VolumeHeader, output_dtype, reading, spacing_in_um
-from ._detect import list_slices
-from ._slices import check_slice_headers, slice_names
+from .base import VolumeError, VolumeHeader, output_dtype, reading, spacing_in_um
+from .detect import list_slices
+from .stacks import check_slice_headers, slice_names
+
+__all__ = ["read_header", "read_array", "write"]
 
 GAP_RTOL = 0.01
 """Largest relative deviation of one slice gap from the mean before the series is refused."""

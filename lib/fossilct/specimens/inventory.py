@@ -2,79 +2,29 @@
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
 from fossilct import volumes
+from fossilct.triplets import format_triplet, parse_triplet
 
-from ._table import (REQUIRED_COLUMNS, SPECIMEN_TABLE, check_table, duplicate_problems,
+from .table import (REQUIRED_COLUMNS, SPECIMEN_TABLE, check_table, duplicate_problems,
                      problems_error)
 
+__all__ = [
+    "INVENTORY_COLUMNS",
+    "build_inventory",
+    "check_inventory",
+    "load_inventory_volume",
+    "load_example_volumes",
+]
+
 INVENTORY_COLUMNS = ("file", "species", "specimen_id", "format", "shape_zyx", "spacing_zyx_um")
-
-
-_INTEGER = re.compile(r"[+-]?\d+")
-
-
-def parse_triplet(text: str) -> tuple:
-    """Parse ``"128x96x96"`` or ``"2.5x2.5x2.5"`` (as in the inventory CSV) into a tuple.
-
-    Parameters
-    ----------
-    text : str
-        Three numbers joined by ``x``.
-
-    Returns
-    -------
-    tuple of 3 int, or tuple of 3 float
-        ints when all three are written as integers, else floats.
-
-    Raises
-    ------
-    ValueError
-        If `text` is not three finite numbers joined by ``x``.
-
-    Examples
-    --------
-    >>> parse_triplet("128x96x96")
-    (128, 96, 96)
-    >>> parse_triplet("5x2.5x2.5")
-    (5.0, 2.5, 2.5)
-    """
-    parts = [part.strip() for part in str(text).lower().split("x")]
-    if len(parts) == 3 and all(_INTEGER.fullmatch(part) for part in parts):
-        return tuple(int(part) for part in parts)
-    try:
-        values = tuple(float(part) for part in parts)
-    except ValueError:
-        values = ()
-    if len(values) != 3 or not all(math.isfinite(value) for value in values):
-        raise ValueError(f"expected three numbers joined by 'x', e.g. '128x96x96' or "
-                         f"'2.5x2.5x2.5'; got {text!r}. Check the inventory CSV column.")
-    return values
-
-
-def format_triplet(values: Sequence[float]) -> str:
-    """Write three numbers as ``"AxBxC"``, the inverse of `parse_triplet`.
-
-    Floats use the shortest text that reads back to the same value.
-
-    Examples
-    --------
-    >>> format_triplet((128, 96, 96))
-    '128x96x96'
-    >>> format_triplet((5.0, 2.5, 1796.875))
-    '5x2.5x1796.875'
-    """
-    return "x".join(str(int(value)) if isinstance(value, (int, np.integer))
-                    else np.format_float_positional(float(value), trim="-") for value in values)
 
 
 def build_inventory(table: pd.DataFrame, data_dir: str | os.PathLike) -> pd.DataFrame:
@@ -229,8 +179,40 @@ def check_inventory(inventory: pd.DataFrame) -> None:
                              "editing it.")
 
 
-def load_examples(inventory: pd.DataFrame, data_dir: str | os.PathLike
-                  ) -> dict[str, np.ndarray]:
+def load_inventory_volume(row: Mapping, data_dir: str | os.PathLike) -> volumes.Volume:
+    """Load the volume of one inventory row with the row's spacing (as stored, not resampled).
+
+    Parameters
+    ----------
+    row : mapping
+        An inventory row (``file`` relative to `data_dir`, ``spacing_zyx_um``).
+    data_dir : path-like
+
+    Returns
+    -------
+    fossilct.volumes.Volume
+
+    Raises
+    ------
+    fossilct.volumes.VolumeError
+        If the file cannot be read (the message names it).
+    ValueError
+        If ``spacing_zyx_um`` is not a triplet.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = volumes.save_volume(folder / "a.npy", np.arange(24.0).reshape(2, 3, 4), 1.0)
+    >>> load_inventory_volume({"file": "a.npy", "spacing_zyx_um": "5x2.5x2.5"}, folder).spacing_um
+    (5.0, 2.5, 2.5)
+    """
+    return volumes.load_volume(Path(data_dir) / str(row["file"]),
+                               spacing_um=parse_triplet(row["spacing_zyx_um"]))
+
+
+def load_example_volumes(inventory: pd.DataFrame, data_dir: str | os.PathLike
+                         ) -> dict[str, np.ndarray]:
     """Load one volume per species, for a gallery: the first file of the species' first specimen.
 
     Only selected species are used when the inventory has a ``selected`` column. Volumes are
@@ -265,7 +247,8 @@ def load_examples(inventory: pd.DataFrame, data_dir: str | os.PathLike
     >>> _ = volumes.save_volume(folder / "a.npz", np.arange(24).reshape(2, 3, 4), 2.0)
     >>> inventory = pd.DataFrame({"file": ["a.npz"], "species": ["x"], "specimen_id": ["1"],
     ...                           "spacing_zyx_um": ["2x2x2"]})
-    >>> {label: volume.shape for label, volume in load_examples(inventory, folder).items()}
+    >>> {label: volume.shape
+    ...  for label, volume in load_example_volumes(inventory, folder).items()}
     {'x · 1': (2, 3, 4)}
     """
     check_table(inventory, ("file", "species", "specimen_id", "spacing_zyx_um"), "inventory")
@@ -273,7 +256,6 @@ def load_examples(inventory: pd.DataFrame, data_dir: str | os.PathLike
     examples = {}
     for species, group in rows.groupby("species", sort=True):
         first = group.iloc[0]
-        volume = volumes.load_volume(Path(data_dir) / first["file"],
-                                     spacing_um=parse_triplet(first["spacing_zyx_um"]))
-        examples[f"{species} · {first['specimen_id']}"] = volume.data
+        examples[f"{species} · {first['specimen_id']}"] = load_inventory_volume(first,
+                                                                                data_dir).data
     return examples

@@ -15,6 +15,15 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+__all__ = [
+    "VolumeError",
+    "MissingSpacingWarning",
+    "FORMATS",
+    "DEFAULT_SPACING_UM",
+    "VolumeHeader",
+    "Volume",
+]
+
 FORMATS = ("nifti", "tiff_stack", "png_folder", "tiff_folder", "nrrd", "dicom", "npy", "npz")
 
 DEFAULT_SPACING_UM = (1.0, 1.0, 1.0)

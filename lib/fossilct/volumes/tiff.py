@@ -18,10 +18,19 @@ from typing import Iterator
 import numpy as np
 import tifffile
 
-from ._base import (VolumeError, VolumeHeader, check_file_size, output_dtype, reading,
+from .base import (VolumeError, VolumeHeader, check_file_size, output_dtype, reading,
                     spacing_in_um)
-from ._detect import list_slices
-from ._slices import check_slice_headers, slice_names, stack_slices
+from .detect import list_slices
+from .stacks import check_slice_headers, slice_names, stack_slices
+
+__all__ = [
+    "read_stack_header",
+    "read_stack",
+    "write_stack",
+    "read_folder_header",
+    "read_folder",
+    "write_folder",
+]
 
 _IMAGEJ_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.float32))
 _IMAGEJ_UNIT = "micron"

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._base import VolumeError, VolumeHeader, check_spacing, check_file_size, output_dtype
+from .base import VolumeError, VolumeHeader, check_spacing, check_file_size, output_dtype
+
+__all__ = ["read_npy_header", "read_npy", "write_npy", "read_npz_header", "read_npz", "write_npz"]
 
 NPZ_VOLUME_KEY = "volume"
 NPZ_SPACING_KEY = "spacing_um"

@@ -16,7 +16,9 @@ from pathlib import Path
 import nrrd
 import numpy as np
 
-from ._base import VolumeError, VolumeHeader, output_dtype, spacing_in_um
+from .base import VolumeError, VolumeHeader, output_dtype, spacing_in_um
+
+__all__ = ["read_header", "read_array", "write"]
 
 _TYPE_NAMES = {
     "i1": ("signed char", "int8", "int8_t"),

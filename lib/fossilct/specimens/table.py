@@ -13,6 +13,15 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+__all__ = [
+    "SpecimenTableError",
+    "SPECIMEN_TABLE",
+    "REQUIRED_COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "COLUMN_MATCH_CUTOFF",
+    "read_specimen_table",
+]
+
 SPECIMEN_TABLE = "specimens.csv"
 REQUIRED_COLUMNS = ("file", "species", "specimen_id")
 OPTIONAL_COLUMNS = ("voxel_size_um",)

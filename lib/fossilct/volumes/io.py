@@ -11,10 +11,12 @@ import numpy as np
 import psutil
 
 from .. import atomic
-from . import _dicom, _nifti, _nrrd, _numpy, _png, _tiff
-from ._base import (DEFAULT_SPACING_UM, FORMATS, MissingSpacingWarning, Volume, VolumeError,
+from . import dicom, nifti, npy, nrrd, png, tiff
+from .base import (DEFAULT_SPACING_UM, FORMATS, MissingSpacingWarning, Volume, VolumeError,
                     VolumeHeader, check_spacing, output_dtype, reading)
-from ._detect import detect_format, full_suffix
+from .detect import detect_format, full_suffix
+
+__all__ = ["DEFAULT_MAX_MEMORY_FRACTION", "read_header", "load_volume", "save_volume"]
 
 DEFAULT_MAX_MEMORY_FRACTION = 0.6
 """Default `max_bytes` of `load_volume`: this fraction of the RAM available at call time."""
@@ -28,14 +30,14 @@ class _Codec(NamedTuple):
 
 
 _CODECS = {
-    "nifti": _Codec(_nifti.read_header, _nifti.read_array, _nifti.write, False),
-    "tiff_stack": _Codec(_tiff.read_stack_header, _tiff.read_stack, _tiff.write_stack, False),
-    "tiff_folder": _Codec(_tiff.read_folder_header, _tiff.read_folder, _tiff.write_folder, True),
-    "png_folder": _Codec(_png.read_folder_header, _png.read_folder, _png.write_folder, True),
-    "nrrd": _Codec(_nrrd.read_header, _nrrd.read_array, _nrrd.write, False),
-    "dicom": _Codec(_dicom.read_header, _dicom.read_array, _dicom.write, True),
-    "npy": _Codec(_numpy.read_npy_header, _numpy.read_npy, _numpy.write_npy, False),
-    "npz": _Codec(_numpy.read_npz_header, _numpy.read_npz, _numpy.write_npz, False),
+    "nifti": _Codec(nifti.read_header, nifti.read_array, nifti.write, False),
+    "tiff_stack": _Codec(tiff.read_stack_header, tiff.read_stack, tiff.write_stack, False),
+    "tiff_folder": _Codec(tiff.read_folder_header, tiff.read_folder, tiff.write_folder, True),
+    "png_folder": _Codec(png.read_folder_header, png.read_folder, png.write_folder, True),
+    "nrrd": _Codec(nrrd.read_header, nrrd.read_array, nrrd.write, False),
+    "dicom": _Codec(dicom.read_header, dicom.read_array, dicom.write, True),
+    "npy": _Codec(npy.read_npy_header, npy.read_npy, npy.write_npy, False),
+    "npz": _Codec(npy.read_npz_header, npy.read_npz, npy.write_npz, False),
 }
 
 
@@ -302,7 +304,7 @@ def save_volume(path: str | os.PathLike, data: np.ndarray, spacing_um, *,
     data : (P, M, N) ndarray of int, uint, float or bool
         The volume. bool is stored as uint8. PNG takes only uint8/uint16. DICOM stores
         (u)int8/(u)int16 exactly and quantises other dtypes to 16 bits (see
-        ``fossilct.volumes._dicom``); NIfTI and NRRD store float16 as float32.
+        ``fossilct.volumes.dicom``); NIfTI and NRRD store float16 as float32.
     spacing_um : float or sequence of 3 float
         (plane, row, col) voxel spacing in µm; a scalar means isotropic.
     format : str, optional

@@ -7,7 +7,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ._base import VolumeError, reading
+from .base import VolumeError, reading
+
+__all__ = ["check_slice_headers", "stack_slices", "slice_names"]
 
 
 def check_slice_headers(folder: Path, fmt: str, files: Sequence[Path],

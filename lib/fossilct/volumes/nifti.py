@@ -15,7 +15,9 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from ._base import VolumeHeader, check_file_size, output_dtype, spacing_in_um
+from .base import VolumeHeader, check_file_size, output_dtype, spacing_in_um
+
+__all__ = ["read_header", "read_array", "write"]
 
 _WRITE_UNIT = "micron"
 

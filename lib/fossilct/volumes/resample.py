@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ._base import check_spacing
+from .base import check_spacing
+
+__all__ = ["DEFAULT_ORDER", "resample_isotropic"]
 
 DEFAULT_ORDER = 1
 """Spline order of `resample_isotropic`: 1 (trilinear) creates no over- or undershoot."""

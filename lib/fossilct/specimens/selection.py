@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._table import check_table
+from .table import check_table
+
+__all__ = ["select_species"]
 
 
 def select_species(inventory: pd.DataFrame, *, min_specimens: int
@@ -29,8 +31,9 @@ def select_species(inventory: pd.DataFrame, *, min_specimens: int
         ``spacing_zyx_um``, so the inventory's first columns are always
         ``file, species, specimen_id, format, shape_zyx, spacing_zyx_um, selected``.
     report : pandas.DataFrame
-        One row per species: ``species, n_specimens, n_files, selected, reason``, where reason
-        is ``"kept"`` or e.g. ``"3 specimens < min_specimens=4"``; sorted by decreasing
+        One row per species: ``species, n_specimens, n_files, selected, reason,
+        min_specimens``, where reason is ``"kept"`` or e.g. ``"3 specimens < min_specimens=4"``
+        and ``min_specimens`` records the rule (later steps re-apply it); sorted by decreasing
         ``n_specimens``, then species.
 
     Raises
@@ -49,7 +52,7 @@ def select_species(inventory: pd.DataFrame, *, min_specimens: int
     >>> selected, report = select_species(inventory, min_specimens=2)
     >>> selected["selected"].tolist()
     [True, True, True, False]
-    >>> report
+    >>> report.drop(columns="min_specimens")
       species  n_specimens  n_files  selected                        reason
     0       a            2        3      True                          kept
     1       b            1        1     False  1 specimen < min_specimens=2
@@ -72,6 +75,7 @@ def select_species(inventory: pd.DataFrame, *, min_specimens: int
         "kept" if keep else
         f"{n} specimen{'s' if n != 1 else ''} < min_specimens={min_specimens}"
         for n, keep in zip(report["n_specimens"], report["selected"])]
+    report["min_specimens"] = int(min_specimens)
     report = report.sort_values(["n_specimens", "species"], ascending=[False, True],
                                 kind="stable").reset_index(drop=True)
     kept = set(report.loc[report["selected"], "species"])

@@ -11,9 +11,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ._base import VolumeError, VolumeHeader, output_dtype, reading
-from ._detect import list_slices
-from ._slices import check_slice_headers, slice_names, stack_slices
+from .base import VolumeError, VolumeHeader, output_dtype, reading
+from .detect import list_slices
+from .stacks import check_slice_headers, slice_names, stack_slices
+
+__all__ = ["read_folder_header", "read_folder", "write_folder"]
 
 # Pillow modes of single-channel images and the dtype their pixels decode to.
 _MODE_DTYPES = {"1": np.dtype(bool), "L": np.dtype(np.uint8), "I;16": np.dtype(np.uint16),

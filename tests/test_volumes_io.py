@@ -1,7 +1,7 @@
-"""Tests of fossilct.volumes: round trips of every format, real files that packages ship, and
-one test per kind of bad input, asserting the message."""
+"""Tests of fossilct.volumes.io and its format readers and writers: round trips of every format,
+orientation, real files that packages ship, and one test per kind of bad input, asserting the
+message."""
 
-import hashlib
 import shutil
 import time
 import warnings
@@ -16,57 +16,27 @@ import tifffile
 from PIL import Image
 
 from fossilct import volumes
-from fossilct.volumes import (FORMATS, MissingSpacingWarning, Volume, VolumeError, VolumeHeader,
-                              detect_format, load_volume, read_header, resample_isotropic,
-                              save_volume)
+from fossilct.volumes import (
+    MissingSpacingWarning,
+    VolumeError,
+    VolumeHeader,
+    detect_format,
+    load_volume,
+    read_header,
+    save_volume,
+)
 
-SHAPE = (6, 10, 12)  # non-cubic, so any axis mix-up changes the shape
-SPACING = (5.0, 2.5, 3.3)  # anisotropic, and 3.3 is not exact in binary
-NIBABEL_DATA = Path(nib.__file__).parent / "tests" / "data"
-NICOM_DATA = Path(nib.__file__).parent / "nicom" / "tests" / "data"
-
-
-def make_volume(dtype=np.uint16, seed=0) -> np.ndarray:
-    """A seeded (6, 10, 12) volume: a ramp along every axis plus noise, in `dtype`."""
-    planes, rows, cols = np.indices(SHAPE)
-    noise = np.random.default_rng(seed).random(SHAPE)
-    values = 20 * planes + 5 * rows + cols + 10 * noise
-    return values.astype(dtype)
-
-
-def load_quietly(path, **kwargs) -> Volume:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MissingSpacingWarning)
-        return load_volume(path, **kwargs)
-
-
-def truncate(path: Path, fraction: float = 0.5) -> None:
-    content = path.read_bytes()
-    path.write_bytes(content[: int(len(content) * fraction)])
-
-
-def digest(path: Path) -> str:
-    files = sorted(path.iterdir()) if path.is_dir() else [path]
-    return hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in files)).hexdigest()
-
-
-# (name, format argument, dtype): every format, with the dtypes each stores exactly.
-EXACT_CASES = [
-    ("scan.nii", None, np.float32),
-    ("scan.nii.gz", None, np.int16),
-    ("scan.nii.gz", None, np.uint8),
-    ("scan.tif", None, np.uint16),   # ImageJ hyperstack
-    ("scan.tiff", None, np.float32),  # ImageJ hyperstack
-    ("scan.tif", None, np.int32),    # plain TIFF with JSON metadata
-    ("slices", "tiff_folder", np.float64),
-    ("slices", "tiff_folder", np.uint8),
-    ("scan.nrrd", None, np.float32),
-    ("scan.nrrd", None, np.int16),
-    ("series", "dicom", np.int16),
-    ("series", "dicom", np.uint16),
-    ("scan.npz", None, np.int8),
-    ("scan.npz", None, np.float64),
-]
+from volume_fixtures import (
+    EXACT_CASES,
+    NIBABEL_DATA,
+    NICOM_DATA,
+    SHAPE,
+    SPACING,
+    digest,
+    load_quietly,
+    make_volume,
+    truncate,
+)
 
 
 @pytest.mark.parametrize("name, fmt, dtype", EXACT_CASES)
@@ -343,68 +313,6 @@ def test_real_multipage_tiff_from_scikit_image_loads():
     assert loaded.data.shape == (2, 15, 10)
 
 
-# ---------------------------------------------------------------- detect_format
-
-
-@pytest.mark.parametrize("name, expected", [("a.nii", "nifti"), ("a.NII.GZ", "nifti"),
-                                            ("a.tif", "tiff_stack"), ("a.tiff", "tiff_stack"),
-                                            ("a.nrrd", "nrrd"), ("a.nhdr", "nrrd"),
-                                            ("a.dcm", "dicom"), ("a.npy", "npy"),
-                                            ("a.npz", "npz")])
-def test_detect_format_by_suffix(tmp_path, name, expected):
-    (tmp_path / name).write_bytes(b"")
-    assert detect_format(tmp_path / name) == expected
-
-
-@pytest.mark.parametrize("fmt", ["tiff_folder", "png_folder", "dicom"])
-def test_detect_format_of_slice_folders(tmp_path, fmt):
-    assert detect_format(save_volume(tmp_path / "f", make_volume(), SPACING, format=fmt)) == fmt
-
-
-def test_every_format_has_a_reader_and_a_writer(tmp_path):
-    written = {fmt: save_volume(tmp_path / name, make_volume(), SPACING, format=fmt)
-               for fmt, name in zip(FORMATS, ["a.nii", "a.tif", "p", "t", "a.nrrd", "d",
-                                              "a.npy", "a.npz"])}
-    assert {fmt: detect_format(path) for fmt, path in written.items()} == \
-        {fmt: fmt for fmt in FORMATS}
-
-
-def test_detect_format_unknown_suffix(tmp_path):
-    (tmp_path / "scan.mha").write_bytes(b"x")
-    with pytest.raises(VolumeError, match=r"unknown volume format for .*scan.mha.*\.mha.*"
-                                          r"Supported files.*Convert"):
-        detect_format(tmp_path / "scan.mha")
-
-
-def test_detect_format_single_2d_image(tmp_path):
-    Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "slice.png")
-    with pytest.raises(VolumeError, match=r"slice.png.*single 2-D image.*folder of slices"):
-        detect_format(tmp_path / "slice.png")
-
-
-def test_detect_format_missing_path(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"volume not found: .*nothere.nii.*Check the "
-                                                r"path"):
-        detect_format(tmp_path / "nothere.nii")
-
-
-def test_detect_format_folder_without_slices(tmp_path):
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(VolumeError, match=r"empty.*no TIFF, PNG or DICOM slices \(it is empty\)"):
-        detect_format(tmp_path / "empty")
-    (tmp_path / "jpegs").mkdir()
-    (tmp_path / "jpegs" / "s1.jpg").write_bytes(b"x")
-    with pytest.raises(VolumeError, match=r"no TIFF, PNG or DICOM slices \(it holds: s1.jpg\)"):
-        detect_format(tmp_path / "jpegs")
-
-
-def test_detect_format_folder_mixing_formats(tmp_path):
-    folder = save_volume(tmp_path / "f", make_volume(np.uint8), SPACING, format="png_folder")
-    tifffile.imwrite(folder / "extra.tif", np.zeros((10, 12), np.uint8))
-    with pytest.raises(VolumeError, match=r"mixes slice formats \(1 tiff_folder, 6 png_folder\)"):
-        detect_format(folder)
-
-
 # ---------------------------------------------------------------- bad input, one test each
 
 
@@ -526,7 +434,7 @@ def test_too_large_volume_is_refused_before_reading(tmp_path, monkeypatch):
     def must_not_read(_):
         raise AssertionError("voxels were read although the volume is too large")
 
-    codecs = volumes._io._CODECS
+    codecs = volumes.io._CODECS
     monkeypatch.setitem(codecs, "npz", codecs["npz"]._replace(read_array=must_not_read))
     with pytest.raises(VolumeError, match=r"big.npz.*too large.*shape \(6, 10, 12\) of uint16 "
                                           r"needs 1.4 KiB, above the limit of 1000 bytes \(max_bytes\).*downsample"):
@@ -539,137 +447,10 @@ def test_default_memory_limit_is_a_fraction_of_available_ram(tmp_path, monkeypat
     class TinyMemory:
         available = 1000
 
-    monkeypatch.setattr(volumes._io.psutil, "virtual_memory", lambda: TinyMemory)
+    monkeypatch.setattr(volumes.io.psutil, "virtual_memory", lambda: TinyMemory)
     with pytest.raises(VolumeError, match=r"too large.*limit of 600 bytes \(60% of the available "
                                           r"RAM\)"):
         load_quietly(path)
-
-
-def test_dicom_folder_with_two_series_is_refused(tmp_path):
-    first = save_volume(tmp_path / "a", make_volume(), SPACING, format="dicom")
-    second = save_volume(tmp_path / "b", make_volume(seed=1), SPACING, format="dicom")
-    shutil.copy(sorted(second.iterdir())[0], first / "other.dcm")
-    with pytest.raises(VolumeError, match=r"holds 2 DICOM series.*own folder"):
-        load_volume(first)
-
-
-def test_dicom_series_with_a_missing_slice_is_refused(tmp_path):
-    series = save_volume(tmp_path / "s", make_volume(), SPACING, format="dicom")
-    (series / "slice_0003.dcm").unlink()
-    with pytest.raises(VolumeError, match=r"irregular slice gaps: 0.0100 mm between "
-                                          r"'slice_0002.dcm' and 'slice_0004.dcm'.*missing"):
-        load_volume(series)
-
-
-def test_dicom_series_with_a_duplicate_slice_is_refused(tmp_path):
-    series = save_volume(tmp_path / "s", make_volume(), SPACING, format="dicom")
-    shutil.copy(series / "slice_0002.dcm", series / "copy.dcm")
-    with pytest.raises(VolumeError, match=r"'(copy|slice_0002).dcm' and '(copy|slice_0002).dcm' "
-                                          r"lie at the same slice position"):
-        load_volume(series)
-
-
-def _rewrite_series(series: Path, edit) -> None:
-    """Apply `edit(dataset, index)` to every file of a written series, in file order."""
-    for index, file in enumerate(sorted(series.iterdir())):
-        dataset = pydicom.dcmread(file)
-        edit(dataset, index)
-        dataset.save_as(file)
-
-
-def test_dicom_series_without_positions_is_ordered_by_instance_number(tmp_path):
-    volume = make_volume(np.int16)
-    series = save_volume(tmp_path / "s", volume, SPACING, format="dicom")
-
-    def drop_position(dataset, index):
-        del dataset.ImagePositionPatient
-
-    _rewrite_series(series, drop_position)
-    for file in sorted(series.iterdir()):
-        file.rename(series / f"z{99 - int(file.stem[-4:])}.dcm")  # names now in reverse order
-    loaded = load_volume(series)
-    np.testing.assert_array_equal(loaded.data, volume)
-    assert loaded.spacing_um == SPACING  # plane spacing from SliceThickness
-
-    _rewrite_series(series, lambda dataset, index: setattr(dataset, "InstanceNumber", 1))
-    with pytest.raises(VolumeError, match="no ImagePositionPatient and repeats InstanceNumber"):
-        load_volume(series)
-
-    def drop_number(dataset, index):
-        del dataset.InstanceNumber
-
-    _rewrite_series(series, drop_number)
-    with pytest.raises(VolumeError, match="neither ImagePositionPatient nor InstanceNumber"):
-        load_volume(series)
-
-
-def test_dicom_series_mixing_orientations_is_refused(tmp_path):
-    series = save_volume(tmp_path / "s", make_volume(), SPACING, format="dicom")
-
-    def tilt_third(dataset, index):
-        if index == 2:
-            dataset.ImageOrientationPatient = [1, 0, 0, 0, 0, 1]
-
-    _rewrite_series(series, tilt_third)
-    with pytest.raises(VolumeError, match=r"mixes slice orientations: 'slice_0002.dcm' differs"):
-        load_volume(series)
-
-
-def test_dicom_unsupported_bit_depth_is_refused(tmp_path):
-    series = save_volume(tmp_path / "s", make_volume(), SPACING, format="dicom")
-    _rewrite_series(series, lambda dataset, index: setattr(dataset, "BitsAllocated", 12))
-    with pytest.raises(VolumeError, match=r"BitsAllocated=12, which is not supported"):
-        read_header(series)
-
-
-def test_dicom_folder_mixing_multiframe_and_single_frame_files_is_refused(tmp_path):
-    path = pydicom.data.get_testdata_file("rtdose.dcm")
-    if path is None:
-        pytest.skip("pydicom test data not installed")
-    series = save_volume(tmp_path / "s", make_volume(), SPACING, format="dicom")
-    dose = pydicom.dcmread(path)
-    dose.SeriesInstanceUID = pydicom.dcmread(series / "slice_0000.dcm").SeriesInstanceUID
-    dose.save_as(series / "dose.dcm")
-    with pytest.raises(VolumeError, match=r"mixes a multi-frame file \('dose.dcm'\)"):
-        read_header(series)
-
-
-def _series_of_copies(source: Path, folder: Path, n_slices: int = 2) -> Path:
-    """A folder of `n_slices` copies of one real DICOM slice, stepped 1 mm along the normal."""
-    folder.mkdir()
-    for index in range(n_slices):
-        dataset = pydicom.dcmread(source)
-        position = [float(v) for v in dataset.ImagePositionPatient]
-        cosines = np.array([float(v) for v in dataset.ImageOrientationPatient])
-        normal = np.cross(cosines[:3], cosines[3:])
-        dataset.ImagePositionPatient = [f"{v:.4f}" for v in np.add(position, index * normal)]
-        dataset.save_as(folder / f"im{index}")
-    return folder
-
-
-def test_real_compressed_dicom_slices_load(tmp_path):
-    path = pydicom.data.get_testdata_file("MR_small_RLE.dcm")
-    if path is None:
-        pytest.skip("pydicom test data not installed")
-    loaded = load_volume(_series_of_copies(Path(path), tmp_path / "rle"))
-    assert loaded.data.shape == (2, 64, 64)
-    np.testing.assert_array_equal(loaded.data[1], pydicom.dcmread(path).pixel_array)
-    assert loaded.spacing_um[0] == pytest.approx(1000.0, rel=1e-3)
-
-
-def test_compressed_dicom_without_decoder_names_the_compression(tmp_path):
-    path = pydicom.data.get_testdata_file("MR_small_jpeg_ls_lossless.dcm")
-    if path is None:
-        pytest.skip("pydicom test data not installed")
-    try:
-        pydicom.dcmread(path).pixel_array
-    except RuntimeError:
-        pass
-    else:
-        pytest.skip("a JPEG-LS decoder is installed")
-    with pytest.raises(VolumeError, match=r"(?s)pixels are compressed \(JPEG-LS Lossless.*"
-                                          r"Decompress the series first"):
-        load_volume(_series_of_copies(Path(path), tmp_path / "jpegls"))
 
 
 def test_nrrd_with_non_numeric_type_is_refused(tmp_path):
@@ -689,7 +470,7 @@ def test_colour_stack_is_refused_with_a_colour_hint(tmp_path):
 
 def test_data_that_disagrees_with_its_header_is_refused(tmp_path, monkeypatch):
     path = save_volume(tmp_path / "a.npz", make_volume(), SPACING)
-    codecs = volumes._io._CODECS
+    codecs = volumes.io._CODECS
     monkeypatch.setitem(codecs, "npz", codecs["npz"]._replace(
         read_array=lambda _: make_volume()[:3]))
     with pytest.raises(VolumeError, match=r"a.npz.*decoded to shape \(3, 10, 12\), but its header "
@@ -760,61 +541,3 @@ def test_save_volume_refuses_bad_data(tmp_path, data, error, match):
 def test_save_volume_refuses_unknown_or_mismatched_format(tmp_path, name, fmt, match):
     with pytest.raises(VolumeError, match=match):
         save_volume(tmp_path / name, make_volume(), SPACING, format=fmt)
-
-
-# ---------------------------------------------------------------- resample_isotropic
-
-
-def test_resample_defaults_to_finest_spacing_and_keeps_physical_extent():
-    volume = make_volume(np.uint16)
-    resampled, target = resample_isotropic(volume, SPACING)
-    assert target == 2.5
-    assert resampled.dtype == np.float32
-    assert resampled.shape == (12, 10, round(12 * 3.3 / 2.5))
-
-
-def test_resample_places_voxel_centres_physically():
-    planes = np.broadcast_to((2.0 * np.arange(5))[:, None, None], (5, 3, 4)).astype(np.float32)
-    resampled, _ = resample_isotropic(planes, (2.0, 1.0, 1.0))
-    assert resampled.shape == (10, 3, 4)
-    # New centre j sits at (j + 0.5) µm; old centre i at 2 (i + 0.5) µm with value 2 i.
-    np.testing.assert_allclose(resampled[1:-1, 1, 1], np.arange(1, 9) - 0.5, atol=1e-5)
-
-
-def test_resample_isotropic_input_is_returned_unchanged():
-    volume = make_volume(np.float32)
-    resampled, target = resample_isotropic(volume, 2.0)
-    assert resampled is volume and target == 2.0
-    as_float, _ = resample_isotropic(make_volume(np.uint8), (3.0, 3.0, 3.0))
-    np.testing.assert_array_equal(as_float, make_volume(np.uint8))
-    assert as_float.dtype == np.float32
-
-
-def test_resample_to_coarser_target_and_nearest_order_keeps_labels():
-    labels = (make_volume(np.float32) > 80).astype(np.uint8) * 3
-    resampled, target = resample_isotropic(labels, SPACING, target_um=5.0, order=0)
-    assert target == 5.0
-    assert resampled.shape == (6, 5, 8)
-    assert set(np.unique(resampled)) <= {0.0, 3.0}
-
-
-def test_resample_is_deterministic():
-    first = resample_isotropic(make_volume(), SPACING)[0]
-    second = resample_isotropic(make_volume(), SPACING)[0]
-    np.testing.assert_array_equal(first, second)
-
-
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"volume": np.zeros((4, 4))}, ValueError, r"non-empty 3-D array.*got shape \(4, 4\)"),
-    ({"volume": np.zeros((2, 0, 3))}, ValueError, r"got shape \(2, 0, 3\)"),
-    ({"volume": [[[1.0]]]}, TypeError, "must be a numpy array"),
-    ({"volume": np.zeros(SHAPE, complex)}, TypeError, "real numbers; got dtype complex128"),
-    ({"order": 6}, ValueError, r"`order` must be an integer spline order in 0..5; got 6"),
-    ({"order": 1.0}, ValueError, "`order`"),
-    ({"target_um": -1.0}, ValueError, "`target_um`"),
-    ({"spacing_um": (1.0, 0.0, 1.0)}, ValueError, "`spacing_um`"),
-])
-def test_resample_refuses_bad_arguments(kwargs, error, match):
-    arguments = {"volume": make_volume(), "spacing_um": SPACING, **kwargs}
-    with pytest.raises(error, match=match):
-        resample_isotropic(arguments.pop("volume"), arguments.pop("spacing_um"), **arguments)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ._base import VolumeError, natural_key
+from .base import VolumeError, natural_key
+
+__all__ = ["detect_format"]
 
 SUFFIX_FORMATS = {
     ".nii": "nifti", ".nii.gz": "nifti",
