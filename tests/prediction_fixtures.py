@@ -42,9 +42,11 @@ def predictions_table(*, seed: int, skill: float = 1.5, weak: str | None = None,
 
 
 def write_tables(folder, specs: dict) -> dict:
-    """Write ``<name>.csv`` per table of `specs` (name -> predictions_table kwargs); paths."""
-    paths = {}
+    """Write ``<name>/predictions.csv`` per table of `specs` (name -> predictions_table kwargs),
+    as the evaluation step does; returns name -> folder."""
+    folders = {}
     for name, kwargs in specs.items():
-        paths[name] = folder / f"{name}.csv"
-        predictions_table(**kwargs).to_csv(paths[name], index=False)
-    return paths
+        folders[name] = folder / name
+        folders[name].mkdir(parents=True, exist_ok=True)
+        predictions_table(**kwargs).to_csv(folders[name] / "predictions.csv", index=False)
+    return folders

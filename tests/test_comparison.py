@@ -262,7 +262,7 @@ def test_one_model_has_nothing_to_test(test_split):
 
 def test_tables_that_disagree_are_named(tmp_path):
     paths = write_tables(tmp_path, {"m1": dict(seed=1), "m2": dict(seed=2, n_specimens=5)})
-    with pytest.raises(ValueError, match=r"table '.*m1\.csv' \(model 'm1'\) and table "
-                                         r"'.*m2\.csv' \(model 'm2'\) predict different test "
+    with pytest.raises(ValueError, match=r"table '.*m1/predictions\.csv' \(model 'm1'\) and table "
+                                         r"'.*m2/predictions\.csv' \(model 'm2'\) predict different test "
                                          r"slices: 20 only in the first"):
-        predictions.read_aligned(paths, splits=("test",), require_split_column=False)
+        predictions.read_aligned(paths, splits=("test",))

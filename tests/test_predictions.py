@@ -27,25 +27,23 @@ def test_read_aligned_gives_both_splits_from_files(tmp_path):
     splits = predictions.read_aligned(paths)
     assert splits["val"].split == "val" and splits["test"].split == "test"
     assert splits["val"].probs.shape == (2, 4 * 6 * 5, 4)
-    assert splits["test"].sources == (str(paths["m1"]), str(paths["m2"]))
+    assert splits["test"].sources == (str(paths["m1"] / "predictions.csv"),
+                                      str(paths["m2"] / "predictions.csv"))
     assert not set(splits["val"].slice_ids) & set(splits["test"].slice_ids)
 
 
 def test_missing_file_says_which_step_writes_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"nope.csv.*notebook 05"):
-        predictions.read_predictions(tmp_path / "nope.csv")
+    with pytest.raises(FileNotFoundError, match=r"nope.*predictions.csv.*notebook 05"):
+        predictions.read_aligned({"cnn": tmp_path / "nope"})
 
 
-def test_table_without_split_column_names_the_file_and_the_fix(tmp_path):
+def test_table_without_validation_rows_names_the_file_and_the_step(tmp_path):
     old = predictions_table(seed=1, splits=("test",)).drop(columns="split")
-    path = tmp_path / "old.csv"
-    old.to_csv(path, index=False)
-    with pytest.raises(ValueError, match=r"table '.*old\.csv' \(model 'cnn'\) has no `split` "
-                                         r"column.*Re-run the evaluation step \(notebook 05\)"):
-        predictions.read_aligned({"cnn": path})
-    test_only = predictions.read_aligned({"cnn": path}, splits=("test",),
-                                         require_split_column=False)["test"]
-    assert len(test_only.y_true) == len(old)
+    (tmp_path / "old").mkdir()
+    old.to_csv(tmp_path / "old" / "predictions.csv", index=False)
+    with pytest.raises(ValueError, match=r"old/predictions.csv holds no validation predictions "
+                                         r".*re-run the evaluation step"):
+        predictions.read_aligned({"cnn": tmp_path / "old"}, splits=("test",))
 
 
 def test_table_without_validation_rows_names_the_file():

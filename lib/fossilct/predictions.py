@@ -1,9 +1,10 @@
 """Several models' predictions tables of the same slices, read and aligned row by row.
 
-A predictions table is what the evaluation step writes (:func:`fossilct.evaluation.predict_split`):
-one row per slice with ``slice_id``, ``specimen_id``, ``species``, ``predicted`` and one
-``prob_<class>`` column per class in the model's output order, plus a ``split`` column (``val`` /
-``test``) when the table holds both splits. Ensembles and comparisons combine such tables
+A predictions table is what the evaluation step writes (:func:`fossilct.evaluation.predict_splits`,
+read back with :func:`fossilct.evaluation.read_predictions`): one row per slice of the validation
+and test splits with ``split``, ``slice_id``, ``specimen_id``, ``species``, ``predicted`` and one
+``prob_<class>`` column per class in the model's output order. The ensemble step writes the
+same table for its ensembles. Ensembles and comparisons combine such tables
 without re-running any model, which is only sound when every table lists the same classes in
 the same order and the same slices with the same specimen and species; :func:`align_predictions`
 checks exactly that and names both tables on any disagreement.
@@ -19,12 +20,12 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from fossilct.evaluation import PROB_PREFIX, arrays_from_predictions
+from fossilct.evaluation import PREDICTIONS_FILE, PROB_PREFIX, arrays_from_predictions
+from fossilct.evaluation import read_predictions
 
 __all__ = [
     "SPLIT_COLUMN",
     "AlignedPredictions",
-    "read_predictions",
     "class_names_of",
     "split_rows",
     "align_predictions",
@@ -35,22 +36,6 @@ __all__ = [
 SPLIT_COLUMN = "split"
 """Column naming the split of each row (``val`` or ``test``)."""
 _TEXT_COLUMNS = ("slice_id", "specimen_id", "species", "predicted", SPLIT_COLUMN)
-
-
-def read_predictions(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a ``predictions.csv``, identifier columns as text.
-
-    Raises
-    ------
-    FileNotFoundError
-        If `path` does not exist (the message says which step writes it).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"predictions table {str(path)!r} does not exist; the evaluation "
-                                "step (notebook 05) writes eval/<arch>/predictions.csv. Run it "
-                                "for this architecture or fix the path.")
-    return pd.read_csv(path, dtype={c: str for c in _TEXT_COLUMNS}, keep_default_na=False)
 
 
 def class_names_of(table: pd.DataFrame, *, source: str = "predictions") -> tuple[str, ...]:
@@ -73,8 +58,7 @@ def class_names_of(table: pd.DataFrame, *, source: str = "predictions") -> tuple
     return names
 
 
-def split_rows(table: pd.DataFrame, split: str, *, source: str = "predictions",
-               require_split_column: bool = True) -> pd.DataFrame:
+def split_rows(table: pd.DataFrame, split: str, *, source: str = "predictions") -> pd.DataFrame:
     """The rows of one split.
 
     Parameters
@@ -84,9 +68,6 @@ def split_rows(table: pd.DataFrame, split: str, *, source: str = "predictions",
     split : {"val", "test"}
     source : str
         Where the table came from (file path or model name), for messages.
-    require_split_column : bool
-        When False, a table without a ``split`` column is taken as all test rows (the
-        evaluation step wrote test-only tables before it also wrote validation rows).
 
     Returns
     -------
@@ -109,8 +90,6 @@ def split_rows(table: pd.DataFrame, split: str, *, source: str = "predictions",
     rerun = ("Re-run the evaluation step (notebook 05) for this architecture: it writes the "
              "validation and test rows with a `split` column.")
     if SPLIT_COLUMN not in table.columns:
-        if split == "test" and not require_split_column:
-            return table.reset_index(drop=True)
         raise ValueError(f"{source} has no `{SPLIT_COLUMN}` column, so it holds no {split} rows "
                          f"(a table from before validation rows were written). {rerun}")
     rows = table[table[SPLIT_COLUMN].astype(str) == split]
@@ -195,8 +174,7 @@ def _check_same_slices(first: pd.DataFrame, other: pd.DataFrame, a: str, b: str,
 
 
 def align_predictions(tables: Mapping[str, pd.DataFrame], *, split: str,
-                      sources: Mapping[str, str] | None = None,
-                      require_split_column: bool = True) -> AlignedPredictions:
+                      sources: Mapping[str, str] | None = None) -> AlignedPredictions:
     """Align several models' predictions of one split, row by row.
 
     Parameters
@@ -206,8 +184,6 @@ def align_predictions(tables: Mapping[str, pd.DataFrame], *, split: str,
     split : {"val", "test"}
     sources : mapping of str to str, optional
         Model name -> file the table was read from, for messages (default: the model name).
-    require_split_column : bool
-        See :func:`split_rows`.
 
     Returns
     -------
@@ -223,10 +199,9 @@ def align_predictions(tables: Mapping[str, pd.DataFrame], *, split: str,
 
     Examples
     --------
-    >>> a = pd.DataFrame({"slice_id": ["s1", "s2"], "specimen_id": ["x", "y"],
+    >>> a = pd.DataFrame({"split": "test", "slice_id": ["s1", "s2"], "specimen_id": ["x", "y"],
     ...                   "species": ["p", "q"], "prob_p": [0.9, 0.2], "prob_q": [0.1, 0.8]})
-    >>> aligned = align_predictions({"m1": a, "m2": a[::-1]}, split="test",
-    ...                             require_split_column=False)
+    >>> aligned = align_predictions({"m1": a, "m2": a[::-1]}, split="test")
     >>> aligned.probs.shape, aligned.y_true.tolist()
     ((2, 2, 2), [0, 1])
     """
@@ -236,8 +211,7 @@ def align_predictions(tables: Mapping[str, pd.DataFrame], *, split: str,
     labels = {name: (f"table {given[name]!r} (model {name!r})" if given[name] != name
                      else f"the table of model {name!r}") for name in tables}
     names = list(tables)
-    rows = {name: split_rows(tables[name], split, source=labels[name],
-                             require_split_column=require_split_column) for name in names}
+    rows = {name: split_rows(tables[name], split, source=labels[name]) for name in names}
     first = names[0]
     class_names = class_names_of(rows[first], source=labels[first])
     for name in names[1:]:
@@ -261,19 +235,17 @@ def align_predictions(tables: Mapping[str, pd.DataFrame], *, split: str,
     )
 
 
-def read_aligned(paths: Mapping[str, str | os.PathLike], *,
-                 splits: tuple[str, ...] = ("val", "test"),
-                 require_split_column: bool = True) -> dict[str, AlignedPredictions]:
-    """Read several models' ``predictions.csv`` and align each split.
+def read_aligned(folders: Mapping[str, str | os.PathLike], *,
+                 splits: tuple[str, ...] = ("val", "test")) -> dict[str, AlignedPredictions]:
+    """Read several models' predictions and align each split.
 
     Parameters
     ----------
-    paths : mapping of str to path-like
-        Model name -> its predictions table.
+    folders : mapping of str to path-like
+        Model name -> the folder holding its ``predictions.csv`` (an evaluation folder
+        ``eval/<arch>/``, or the ensemble folder).
     splits : tuple of {"val", "test"}
         Splits to align.
-    require_split_column : bool
-        See :func:`split_rows` (False accepts test-only tables for ``splits=("test",)``).
 
     Returns
     -------
@@ -283,15 +255,14 @@ def read_aligned(paths: Mapping[str, str | os.PathLike], *,
     Raises
     ------
     FileNotFoundError
-        A missing file.
+        A folder without predictions (the message names the step that writes them).
     ValueError
-        As :func:`align_predictions`, naming the files.
+        A table without validation rows (made before evaluations predicted them: the message
+        says to re-run the evaluation step), or as :func:`align_predictions`, naming the files.
     """
-    tables = {name: read_predictions(path) for name, path in paths.items()}
-    sources = {name: str(path) for name, path in paths.items()}
-    return {split: align_predictions(tables, split=split, sources=sources,
-                                     require_split_column=require_split_column)
-            for split in splits}
+    tables = {name: read_predictions(folder) for name, folder in folders.items()}
+    sources = {name: str(Path(folder) / PREDICTIONS_FILE) for name, folder in folders.items()}
+    return {split: align_predictions(tables, split=split, sources=sources) for split in splits}
 
 
 def table_from_probabilities(aligned: AlignedPredictions, probs: np.ndarray) -> pd.DataFrame:

@@ -3,7 +3,7 @@
 Typical use::
 
     from fossilct import comparison, predictions
-    test = predictions.read_aligned(paths, splits=("test",), require_split_column=False)["test"]
+    test = predictions.read_aligned(paths, splits=("test",))["test"]
     result = comparison.compare_models(test, n_bootstrap=1000, rng=seed)
     comparison.save_comparison_outputs(out_dir, result,
                                        report=comparison.comparison_report_markdown(result))

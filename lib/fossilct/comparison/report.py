@@ -99,7 +99,7 @@ def compare_models(test: AlignedPredictions, *, rank_by: str = "macro_f1",
     Parameters
     ----------
     test : AlignedPredictions
-        ``read_aligned(paths, splits=("test",), require_split_column=False)["test"]``; a
+        ``read_aligned(paths, splits=("test",))["test"]``; a
         disagreement between two tables is an error there, naming both.
     rank_by : str
         Leaderboard order (default macro-F1).

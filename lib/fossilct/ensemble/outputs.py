@@ -27,10 +27,9 @@ from fossilct.ensemble.calibration import apply_temperature
 from fossilct.ensemble.fit import VALIDATION_COLUMNS, EnsembleSelection
 from fossilct.ensemble.spec import EnsembleSpec, apply_ensemble
 from fossilct.ensemble.specimens import specimen_evaluation
-from fossilct.evaluation import (PROB_PREFIX, Evaluation, report_markdown,
-                                 summarize_predictions)
-from fossilct.predictions import (SPLIT_COLUMN, AlignedPredictions, read_predictions,
-                                  table_from_probabilities)
+from fossilct.evaluation import (PROB_PREFIX, Evaluation, read_predictions, report_markdown,
+                                 summarise_predictions)
+from fossilct.predictions import SPLIT_COLUMN, AlignedPredictions, table_from_probabilities
 
 __all__ = [
     "EnsembleResult",
@@ -148,7 +147,7 @@ def evaluate_ensembles(selection: EnsembleSelection, splits: Mapping[str, Aligne
                             for s in ("val", "test")], ignore_index=True)
         results[name] = EnsembleResult(
             spec=spec, predictions=table,
-            evaluation=summarize_predictions(table[table[SPLIT_COLUMN] == "test"],
+            evaluation=summarise_predictions(table[table[SPLIT_COLUMN] == "test"],
                                              class_names=classes, n_bootstrap=n_bootstrap,
                                              rng=rng, n_bins=n_bins),
             uncalibrated={"reliability": metrics.reliability_table(test.y_true, raw,
@@ -333,7 +332,7 @@ def ensemble_report_markdown(selection: EnsembleSelection, results: Mapping[str,
 def _check_written(paths: dict[str, Path], result: EnsembleResult,
                    selection: EnsembleSelection) -> None:
     """Re-read what was written and check it against what was meant to be written."""
-    table = read_predictions(paths["predictions.csv"])
+    table = read_predictions(paths["predictions.csv"].parent)
     probs = table[[c for c in table.columns if c.startswith(PROB_PREFIX)]].to_numpy()
     problems = []
     if table.shape != result.predictions.shape:
