@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import types
 
 import keras
 import numpy as np
@@ -141,8 +142,10 @@ def test_errors(members, member_probs):
 def test_fitted_ensemble_model_reproduces_its_predictions_table(members, member_probs, slices,
                                                                 tmp_path):
     """The notebook's path: fit on a validation table, evaluate the test table, build the
-    chosen ensemble as a Keras model from the members, save it with the folder."""
-    from fossilct.ensemble import evaluate_ensembles, fit_ensembles, save_ensemble_outputs
+    chosen ensemble as a Keras model from the members, save it as a model folder that the
+    training step's reader loads like any other."""
+    from fossilct.ensemble import evaluate_ensembles, fit_ensembles, save_ensemble_model
+    from fossilct.training import load_training_outputs
     from fossilct.predictions import AlignedPredictions
 
     labels = np.stack(list(member_probs.values())).sum(axis=0).argmax(axis=1)
@@ -162,8 +165,14 @@ def test_fitted_ensemble_model_reproduces_its_predictions_table(members, member_
     table = results[selection.chosen].predictions
     expected = table[table["split"] == "test"][[f"prob_{c}" for c in CLASSES]].to_numpy()
     np.testing.assert_allclose(model.predict(slices[8:], verbose=0), expected, atol=1e-5)
-    paths = save_ensemble_outputs(tmp_path, selection, results, report="r", model=model)
-    assert paths["model.keras"].stat().st_size > 0
+    paths = save_ensemble_model(tmp_path / "ensemble", model, spec)
+    assert sorted(paths) == ["class_names.json", "model.keras", "params.yaml"]
+    loaded, class_names = load_training_outputs(tmp_path / "ensemble")
+    assert class_names == list(CLASSES)
+    np.testing.assert_allclose(loaded.predict(slices[8:], verbose=0), expected, atol=1e-5)
+    with pytest.raises(ValueError, match=r"has 3 outputs for 2 classes"):
+        save_ensemble_model(tmp_path / "other", model,
+                            types.SimpleNamespace(name="two", class_names=CLASSES[:2]))
 
 
 def test_member_models_load_from_their_training_folders(members, member_probs, slices,

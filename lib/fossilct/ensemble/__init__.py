@@ -3,7 +3,7 @@
 Everything is chosen on the validation split and the test split is touched once, to report::
 
     from fossilct import ensemble, predictions
-    splits = predictions.read_aligned({"convnext_large": ".../predictions.csv", ...})
+    splits = predictions.read_aligned({"convnext_large": "outputs/paper/eval/convnext_large", ...})
     selection = ensemble.fit_ensembles(splits["val"], target_accuracy=0.95)
     results = ensemble.evaluate_ensembles(selection, splits, n_bootstrap=1000, rng=seed)
 
@@ -40,7 +40,8 @@ from fossilct.ensemble.voting import (WEIGHT_FLOOR, TopK, average_probabilities,
 
 # the modules' __all__ lists are the package's; the Keras module is loaded on first use of one
 # of its names, so that importing the package does not load TensorFlow
-_KERAS_NAMES = ("CLASSIFIER_LAYER", "load_member_models", "build_ensemble_model")
+_KERAS_NAMES = ("CLASSIFIER_LAYER", "load_member_models", "build_ensemble_model",
+                "save_ensemble_model")
 __all__ = [*abstention.__all__, *calibration.__all__, *errors.__all__, *fit.__all__,
            *outputs.__all__, *scores.__all__, *spec.__all__, *specimens.__all__,
            *switching.__all__, *voting.__all__, *_KERAS_NAMES]

@@ -37,7 +37,8 @@ from keras import ops
 from fossilct.ensemble.spec import EnsembleSpec
 from fossilct.metrics import LOG_LOSS_EPS
 
-__all__ = ["CLASSIFIER_LAYER", "load_member_models", "build_ensemble_model"]
+__all__ = ["CLASSIFIER_LAYER", "load_member_models", "build_ensemble_model",
+           "save_ensemble_model"]
 
 CLASSIFIER_LAYER = "classifier"
 """Name of the members' final softmax Dense layer (:func:`fossilct.models.build_model`)."""
@@ -183,3 +184,45 @@ def load_member_models(model_dirs: Mapping[str, str | os.PathLike], spec: Ensemb
                              "from different runs.")
         models[member] = model
     return models
+
+
+def save_ensemble_model(model_dir: str | os.PathLike, model: keras.Model, spec: EnsembleSpec
+                        ) -> dict:
+    """Write the ensemble as a model folder like a trained architecture's (``model.keras``,
+    ``class_names.json``, ``params.yaml`` with the spec and its abstention threshold), so that
+    every reader of model folders (the dashboard, ``fossilct classify``) takes it as it is.
+
+    Returns
+    -------
+    dict of str to Path
+
+    Raises
+    ------
+    ValueError
+        If the model's output width differs from the spec's classes.
+    OSError
+        If the archive does not read back complete.
+    """
+    import json
+    import zipfile
+    from pathlib import Path
+
+    from fossilct import atomic
+
+    if int(model.output_shape[-1]) != len(spec.class_names):
+        raise ValueError(f"the ensemble model has {model.output_shape[-1]} outputs for "
+                         f"{len(spec.class_names)} classes of spec {spec.name!r}.")
+    model_dir = Path(model_dir)
+    paths = {name: model_dir / name for name in ("model.keras", "class_names.json",
+                                                 "params.yaml")}
+    with atomic.atomic_path(paths["model.keras"]) as tmp:
+        model.save(tmp)
+    atomic.write_json(paths["class_names.json"], list(spec.class_names))
+    atomic.write_yaml(paths["params.yaml"], {"arch": "ensemble", "split_mode": "specimen",
+                                             "ensemble": spec.to_dict()})
+    with zipfile.ZipFile(paths["model.keras"]) as archive:
+        if archive.testzip() is not None:
+            raise OSError(f"{paths['model.keras']} is damaged; re-run the ensemble step.")
+    if json.loads(paths["class_names.json"].read_text()) != list(spec.class_names):
+        raise OSError(f"{paths['class_names.json']} does not read back as written.")
+    return paths

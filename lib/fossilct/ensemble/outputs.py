@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -355,14 +354,11 @@ def _check_written(paths: dict[str, Path], result: EnsembleResult,
                                   source=str(paths["ensemble.json"])) != spec:
             raise ValueError(f"{paths['ensemble.json']}: ensemble {name!r} does not read back "
                              "equal to the fitted one.")
-    if "model.keras" in paths and not zipfile.is_zipfile(paths["model.keras"]):
-        raise ValueError(f"{paths['model.keras']} is not a Keras archive.")
 
 
 def save_ensemble_outputs(out_dir: str | os.PathLike, selection: EnsembleSelection,
                           results: Mapping[str, EnsembleResult], *, report: str,
-                          figures: Mapping[str, object] | None = None,
-                          model=None) -> dict[str, Path]:
+                          figures: Mapping[str, object] | None = None) -> dict[str, Path]:
     """Write the ensemble folder, every file atomically, and check it.
 
     Files: ``predictions.csv`` (the chosen ensemble, validation and test rows with a ``split``
@@ -370,7 +366,8 @@ def save_ensemble_outputs(out_dir: str | os.PathLike, selection: EnsembleSelecti
     ``per_species.csv``, ``coverage.csv`` (its coverage-accuracy curves), ``ensemble.json``
     (every fitted spec, the choice, validation table and notes), ``report.md``,
     ``candidates/<name>/predictions.csv`` and ``metrics.json`` for every fitted ensemble,
-    ``<figure>.png`` per figure and, when `model` is given, ``model.keras``.
+    ``<figure>.png`` per figure. The ensemble as one model goes to its own model folder
+    (:func:`~fossilct.ensemble.keras_model.save_ensemble_model`).
 
     Parameters
     ----------
@@ -381,8 +378,6 @@ def save_ensemble_outputs(out_dir: str | os.PathLike, selection: EnsembleSelecti
     report : str
         From :func:`ensemble_report_markdown`.
     figures : mapping of str to Figure, optional
-    model : keras.Model, optional
-        :func:`~fossilct.ensemble.keras_model.build_ensemble_model` of the chosen spec.
 
     Returns
     -------
@@ -416,9 +411,5 @@ def save_ensemble_outputs(out_dir: str | os.PathLike, selection: EnsembleSelecti
             folder / "metrics.json", result.evaluation.metrics)
     for name, fig in (figures or {}).items():
         paths[f"{name}.png"] = atomic.save_figure(fig, out_dir / f"{name}.png")
-    if model is not None:
-        paths["model.keras"] = out_dir / "model.keras"
-        with atomic.atomic_path(paths["model.keras"]) as tmp:
-            model.save(tmp)
     _check_written(paths, chosen, selection)
     return paths
