@@ -3,7 +3,9 @@
 Typical use::
 
     from fossilct import comparison, predictions
-    test = predictions.read_aligned(paths, splits=("test",))["test"]
+    folders = comparison.prediction_folders({"small_cnn": "outputs/quick/eval/small_cnn"},
+                                            "outputs/quick/ensemble")
+    test = predictions.read_aligned(folders, splits=("test",))["test"]
     result = comparison.compare_models(test, n_bootstrap=1000, rng=seed)
     comparison.save_comparison_outputs(out_dir, result,
                                        report=comparison.comparison_report_markdown(result))
@@ -11,10 +13,13 @@ Typical use::
 Modules: :mod:`~fossilct.comparison.leaderboard` (metrics with intervals),
 :mod:`~.paired` (McNemar, paired specimen bootstrap, Holm), :mod:`~.species` (per-species
 best and worst, shared confusions), :mod:`~.leakage` (specimen- against slice-level split),
-:mod:`~.report` (the record, its Markdown and its folder).
+:mod:`~.report` (the record, its Markdown and its folder), :mod:`~.inputs` (what it reads from a
+run).
 """
 
-from fossilct.comparison import leaderboard, leakage, paired, report, species
+from fossilct.comparison import inputs, leaderboard, leakage, paired, report, species
+from fossilct.comparison.inputs import (ENSEMBLE_PREFIX, leakage_from_folders, prediction_folders,
+                                        read_resources)
 from fossilct.comparison.leaderboard import (LEADERBOARD_METRICS, LOWER_IS_BETTER,
                                              evaluate_models, leaderboard_table)
 from fossilct.comparison.leakage import LEAKAGE_METRICS, leakage_table
@@ -27,5 +32,5 @@ from fossilct.comparison.species import (common_confusions, per_species_f1_table
                                          species_extremes)
 
 # the modules' __all__ lists are the package's
-__all__ = [*leaderboard.__all__, *leakage.__all__, *paired.__all__, *report.__all__,
+__all__ = [*inputs.__all__, *leaderboard.__all__, *leakage.__all__, *paired.__all__, *report.__all__,
            *species.__all__]
