@@ -36,8 +36,9 @@ def test_notebook_is_stripped_and_has_one_parameters_cell(path):
     assert not [c for c in cells if c.outputs or c.execution_count], "commit without outputs"
     assert sum(map(_is_parameters, cells)) == 1
     declared = papermill.inspect_notebook(str(path))
-    undocumented = [name for name, p in declared.items() if not p["help"]
-                    and not name.endswith(("_csv", "_png", "_json", "_dir", "_md"))]
+    paths = {p for step in STEPS if step.notebook.resolve() == path.resolve()
+             for p in step.path_parameters} | {"run_dir"}
+    undocumented = [name for name, p in declared.items() if not p["help"] and name not in paths]
     assert not undocumented, f"parameters without a comment: {undocumented}"
     assert all(p["inferred_type_name"] != "None" for p in declared.values()), "annotate types"
 

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.smoke
 
 def test_load_run_reads_every_product(smoke_run):
     run = results.load_run(smoke_run)
-    assert run.profile == "smoke" and run.architectures == ("small_cnn",)
+    assert run.profile == "smoke" and run.architectures == ("small_cnn", "mobilenet_v3_small")
+    assert run.leakage_architecture == "small_cnn"
     assert run.data_dir == smoke_run / "synthetic"
     assert run.inventory["selected"].dtype == bool
     assert set(run.slices["split"]) == {"train", "val", "test"}
@@ -23,6 +24,13 @@ def test_load_run_reads_every_product(smoke_run):
     assert (model.arch, model.split_mode) == ("small_cnn", "specimen")
     assert model.class_names == run.class_names
     assert model.load() is model.load()  # loaded once
+    twin = run.models["small_cnn__slice_level"]
+    assert (twin.arch, twin.split_mode) == ("small_cnn", "slice_level")
+    ensemble = run.models["ensemble"]
+    assert ensemble.class_names == run.class_names
+    assert ensemble.load().output_shape[-1] == len(run.class_names)
+    assert (run.ensemble_dir / "ensemble.json").is_file()
+    assert (run.comparison_dir / "leaderboard.csv").is_file()
     evaluation = run.evaluations["small_cnn"]
     assert 0.0 <= evaluation.metrics["accuracy"]["value"] <= 1.0
     assert set(evaluation.predictions["split"]) == {"val", "test"}
@@ -44,7 +52,7 @@ def test_an_unfinished_step_names_the_command_that_makes_it(smoke_run, tmp_path)
     run_dir = copy_run(smoke_run, tmp_path)
     (run_dir / ".stamps" / "05_evaluate__small_cnn.json").unlink()
     run = results.load_run(run_dir)
-    assert run.evaluations == {}
+    assert "small_cnn" not in run.evaluations and "mobilenet_v3_small" in run.evaluations
     with pytest.raises(results.RunError, match=r"step 05_evaluate__small_cnn has not finished "
                                                r".*python run_all.py --profile smoke --out .* "
                                                r"--only 05_evaluate --arch small_cnn"):
@@ -57,7 +65,8 @@ def test_verify_finds_modified_products(smoke_run, tmp_path):
     run_dir = copy_run(smoke_run, tmp_path)
     metrics = run_dir / "eval" / "small_cnn" / "metrics.json"
     metrics.write_text(json.dumps({"accuracy": {"value": 1.0}}))
-    assert results.load_run(run_dir).verify() == ["05_evaluate__small_cnn"]
+    assert results.load_run(run_dir).verify() == ["05_evaluate__small_cnn", "06_ensemble",
+                                                  "08_comparison"]
 
 
 def test_problems_list_what_the_steps_reported(smoke_run, tmp_path):

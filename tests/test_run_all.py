@@ -103,7 +103,10 @@ def test_a_changed_split_retrains_and_reevaluates(smoke_run, tmp_path):
     assert result.returncode == 0, result.stderr
     after = _stamp_times(run_dir)
     rerun = sorted(k for k in after if after[k] != before[k])
-    assert rerun == ["03_split", "04_train__small_cnn", "05_evaluate__small_cnn"]
+    assert rerun == ["03_split", "04_train__mobilenet_v3_small", "04_train__small_cnn",
+                     "04_train__small_cnn__slice_level", "05_evaluate__mobilenet_v3_small",
+                     "05_evaluate__small_cnn", "05_evaluate__small_cnn__slice_level",
+                     "06_ensemble", "08_comparison"]
     retrained = yaml.safe_load((run_dir / "models" / "small_cnn" / "params.yaml").read_text())
     assert retrained["split_fingerprint"] != trained["split_fingerprint"]
 
@@ -129,7 +132,7 @@ def test_a_damaged_output_reruns_its_step(smoke_run, tmp_path):
     assert result.returncode == 0, result.stderr
     after = _stamp_times(run_dir)
     assert sorted(k for k in after if after[k] != before[k]) == [
-        "04_train__small_cnn", "05_evaluate__small_cnn"]
+        "04_train__small_cnn", "05_evaluate__small_cnn", "06_ensemble", "08_comparison"]
     assert json.loads(metrics.read_text())["accuracy"]["value"] is not None
 
 

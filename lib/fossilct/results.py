@@ -251,11 +251,18 @@ class Run:
 
     @functools.cached_property
     def models(self) -> dict[str, ModelFolder]:
-        """Model name -> :class:`ModelFolder`, for every finished training (twin included)."""
-        return {name: ModelFolder(name=name, arch=self.tasks[key]["arch"],
-                                  split_mode=self.tasks[key]["variant"] or "specimen",
-                                  path=self.output(key))
-                for name, key in self._per_model("04_train").items() if self.is_finished(key)}
+        """Model name -> :class:`ModelFolder`, for every finished training (the leakage twin
+        included, with ``split_mode`` ``slice_level``) and the ensemble step's model
+        (``ensemble``, arch ``ensemble``) once that step finished."""
+        models = {name: ModelFolder(name=name, arch=self.tasks[key]["arch"],
+                                    split_mode=self.tasks[key]["variant"] or "specimen",
+                                    path=self.output(key))
+                  for name, key in self._per_model("04_train").items() if self.is_finished(key)}
+        if "06_ensemble" in self.tasks and self.is_finished("06_ensemble"):
+            models["ensemble"] = ModelFolder(name="ensemble", arch="ensemble",
+                                             split_mode="specimen",
+                                             path=self.output("06_ensemble", 1))
+        return models
 
     @functools.cached_property
     def evaluations(self) -> dict[str, EvaluationFolder]:
@@ -263,6 +270,16 @@ class Run:
         return {name: EvaluationFolder(name=name, path=self.output(key))
                 for name, key in self._per_model("05_evaluate").items()
                 if self.is_finished(key)}
+
+    @property
+    def ensemble_dir(self) -> Path:
+        """The ensemble step's folder (``ensemble.json``, predictions, metrics, report)."""
+        return self.output("06_ensemble")
+
+    @property
+    def comparison_dir(self) -> Path:
+        """The comparison step's folder (``leaderboard.csv``, ``report.md``, ...)."""
+        return self.output("08_comparison")
 
     @property
     def matching_dir(self) -> Path:
