@@ -7,7 +7,7 @@ from fossilct import synthetic, slicing
 from fossilct.matching import (MatchingError, library_volume_from_prepared, match_slice_to_volume,
                                prepare_query)
 from fossilct.matching.pose import frame_of, pose_errors
-from fossilct.matching.queries import cut_query, tilted_normal
+from fossilct.matching.benchmark.queries import cut_query, tilted_normal
 from fossilct.matching.reference import (REFERENCE_ANGLES_DEG, REFERENCE_FINE_WEIGHTS,
                                          reference_search)
 

@@ -5,7 +5,7 @@ and applies the nuisances it is given, in the order an image would meet them: sc
 of the query differs from the voxel size), partial crop (part of the fossil outside the image),
 blur, noise, background polarity (a white background is an inverted image).
 :func:`make_queries` draws poses and nuisances from a generator, so the same seed gives the same
-queries, and returns them with their true poses for :mod:`fossilct.matching.evaluation`.
+queries, and returns them with their true poses for :mod:`fossilct.matching.benchmark.evaluation`.
 
 Pose draws: axis-aligned queries take one of the three axis normals; oblique ones tilt an axis
 normal by an angle uniform in ``[min_tilt_deg, max_tilt_deg]`` towards a uniform azimuth. The

@@ -1,11 +1,11 @@
-"""Tests of fossilct.matching.queries: evaluation queries cut at known poses."""
+"""Tests of fossilct.matching.benchmark.queries: evaluation queries cut at known poses."""
 
 import numpy as np
 import pytest
 
 from fossilct import planes
-from fossilct.matching.pose import Pose, render
-from fossilct.matching.queries import Nuisance, cut_query, make_queries, tilted_normal
+from fossilct.matching.pose import QueryPose, sample_at_pose
+from fossilct.matching.benchmark.queries import Nuisance, cut_query, make_queries, tilted_normal
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +27,10 @@ def test_placement_says_where_each_pixel_lies(blob, nuisance):
     normal = tilted_normal(2, 15.0, 60.0)
     image, placement = cut_query(volume, mask, normal=normal, offset_vox=1.5, angle_deg=40.0,
                                  mirror=True, nuisance=nuisance)
-    pose = Pose(normal, placement[0], placement[1], placement[2])
+    pose = QueryPose(normal, placement[0], placement[1], placement[2])
     points = np.stack(np.meshgrid(np.arange(image.shape[0]), np.arange(image.shape[1]),
                                   indexing="ij"), axis=-1).astype(float)
-    rendered = render(volume, pose, points, np.zeros(2))
+    rendered = sample_at_pose(volume, pose, points, np.zeros(2))
     inner = (slice(2, -2), slice(2, -2))
     assert np.abs(rendered[inner] - image[inner]).mean() < 0.01
     assert np.linalg.norm(placement[1]) == pytest.approx(1.0 / nuisance.zoom, rel=0.05)
