@@ -12,8 +12,9 @@ The engine: :mod:`~fossilct.matching.preprocess` (query preparation), :mod:`~.de
 per-volume index and cache), :mod:`~.effort` (how hard to search), :mod:`~.search` (one
 volume) and :mod:`~.library_search` (many volumes) with :mod:`~.refine` (the fossilct method),
 :mod:`~.reference` (the study's method), :mod:`~.similarity` and :mod:`~.scoring` (metrics),
-:mod:`~.pose` (geometry), :mod:`~.records` and :mod:`~.library` (library volumes and results)
-and :mod:`~.matcher` (public entry points). The benchmark on sections of known pose lives in
+:mod:`~.pose` (geometry), :mod:`~.source_grid` (a match in the user's own file),
+:mod:`~.records` and :mod:`~.library` (library volumes and results) and :mod:`~.matcher`
+(public entry points). The benchmark on sections of known pose lives in
 its own subpackage, :mod:`fossilct.matching.benchmark`.
 """
 
@@ -26,6 +27,7 @@ from fossilct.matching.matcher import METHODS, match_slice_to_library, match_sli
 from fossilct.matching.preprocess import Query, prepare_query, read_query_image
 from fossilct.matching.records import Library, LibraryResult, LibraryVolume, Match
 from fossilct.matching.scoring import DEFAULT_WEIGHTS
+from fossilct.matching.source_grid import FilePlane, SourceGrid, section_from_file
 
 __all__ = [
     "MatchingError",
@@ -47,4 +49,7 @@ __all__ = [
     "load_library",
     "match_slice_to_volume",
     "match_slice_to_library",
+    "SourceGrid",
+    "FilePlane",
+    "section_from_file",
 ]

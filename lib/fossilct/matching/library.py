@@ -19,6 +19,7 @@ from fossilct import slicing, volumes
 from fossilct.matching.errors import check_volume_and_mask
 from fossilct.matching.index import build_index, load_or_build_index
 from fossilct.matching.records import Library, LibraryVolume
+from fossilct.matching.source_grid import SourceGrid
 
 __all__ = ["SKIPPED_COLUMNS", "make_library_volume", "library_volume_from_prepared",
            "load_library"]
@@ -30,7 +31,7 @@ SKIPPED_COLUMNS = ("file", "reason")
 def make_library_volume(volume: np.ndarray, mask: np.ndarray, *, voxel_size_um: float,
                         file: str = "", specimen: str = "", species: str = "",
                         cache_dir: str | os.PathLike | None = None, with_index: bool = True,
-                        **index_params) -> LibraryVolume:
+                        source_grid: SourceGrid | None = None, **index_params) -> LibraryVolume:
     """Validate a volume and its fossil mask and attach its index.
 
     Parameters
@@ -47,6 +48,9 @@ def make_library_volume(volume: np.ndarray, mask: np.ndarray, *, voxel_size_um: 
         in memory.
     with_index : bool, keyword-only
         Build or load the index (default True); False for the reference method only.
+    source_grid : SourceGrid, optional, keyword-only
+        The way back to the file the volume came from; None: the arrays are the file
+        (``SourceGrid.identity``).
     **index_params
         Passed to the index builder.
 
@@ -67,9 +71,12 @@ def make_library_volume(volume: np.ndarray, mask: np.ndarray, *, voxel_size_um: 
                                     voxel_size_um=voxel_size_um, name=name, **index_params)
     elif with_index:
         index = build_index(volume, mask, voxel_size_um=voxel_size_um, name=name, **index_params)
+    if source_grid is None:
+        source_grid = SourceGrid.identity(volume.shape, voxel_size_um=voxel_size_um)
     return LibraryVolume(volume=np.ascontiguousarray(volume), mask=mask,
                          voxel_size_um=float(voxel_size_um), file=str(file),
-                         specimen=str(specimen), species=str(species), index=index)
+                         specimen=str(specimen), species=str(species), index=index,
+                         source_grid=source_grid)
 
 
 def library_volume_from_prepared(prepared: slicing.PreparedVolume, *, file: str = "",
@@ -79,8 +86,9 @@ def library_volume_from_prepared(prepared: slicing.PreparedVolume, *, file: str 
     """A :class:`LibraryVolume` from a volume prepared by :func:`fossilct.slicing.prepare_volume`.
 
     The prepared (cropped, mount-free, 8-bit) volume is scaled to [0, 1]; the fossil mask is the
-    preparation's silhouette brought to full resolution on the crop. Poses then refer to the
-    cropped volume.
+    preparation's silhouette brought to full resolution on the crop. Poses refer to the
+    cropped volume, and matches also report them in the input's grid
+    (:meth:`~fossilct.matching.source_grid.SourceGrid.from_prepared`).
 
     Parameters
     ----------
@@ -100,7 +108,8 @@ def library_volume_from_prepared(prepared: slicing.PreparedVolume, *, file: str 
     volume = prepared.volume.astype(np.float32) / 255.0
     return make_library_volume(volume, mask, voxel_size_um=prepared.spacing_um, file=file,
                                specimen=specimen, species=species, cache_dir=cache_dir,
-                               with_index=with_index, **index_params)
+                               with_index=with_index,
+                               source_grid=SourceGrid.from_prepared(prepared), **index_params)
 
 
 def load_library(table: pd.DataFrame, data_dir: str | os.PathLike, *,

@@ -47,7 +47,9 @@ def _make_match(query: Query, target: LibraryVolume, pose: QueryPose, *, fit: fl
                  mirror=mirror, scale=pose.scale,
                  centre_vox=tuple(float(x) for x in pose.centre), scores=scores,
                  score=combined_score(scores, weights), fit=float(fit), refined=bool(refined),
-                 image=section.image, mask=section.mask)
+                 image=section.image, mask=section.mask,
+                 plane_in_file=(None if target.source_grid is None
+                                else target.source_grid.plane_in_file(pose)))
 
 
 def _as_query(query, pixel_size_um) -> Query:
