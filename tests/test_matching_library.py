@@ -57,3 +57,13 @@ def test_load_library_skips_unreadable_files_and_volumes_without_fossil(tmp_path
     assert len(list((tmp_path / "index").glob("*.npz"))) == 1
     with pytest.raises(ValueError, match=r"lacks columns \['species'\]"):
         load_library(table.drop(columns="species"), tmp_path)
+
+
+def test_load_library_takes_the_table_voxel_size_for_files_without_spacing(tmp_path):
+    specimen = synthetic.make_specimen("lockhartia_like", size=40, rng=1)
+    np.save(tmp_path / "scan.npy", specimen.volume)
+    table = pd.DataFrame({"file": ["scan.npy"], "specimen_id": ["a"], "species": ["s"],
+                          "voxel_size_um": [7.5]})
+    library = load_library(table, tmp_path, with_index=False)
+    assert library.volumes[0].voxel_size_um == 7.5
+    assert library.volumes[0].source_grid.spacing_um == (7.5, 7.5, 7.5)

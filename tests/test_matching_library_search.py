@@ -19,8 +19,8 @@ def shelf():
 @pytest.fixture(scope="module")
 def query(shelf):
     source = shelf[1]
-    image, _ = cut_query(source.volume, source.mask, normal=tilted_normal(2, 10.0, 70.0),
-                         offset_vox=0.5, angle_deg=130.0)
+    image, _, _ = cut_query(source.volume, source.mask, normal=tilted_normal(2, 10.0, 70.0),
+                            offset_vox=0.5, angle_deg=130.0)
     return prepare_query(image, pixel_size_um=source.voxel_size_um)
 
 

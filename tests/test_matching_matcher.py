@@ -32,8 +32,8 @@ def _errors(match, normal, offset, angle, mirror):
                                                     (1, 20.0, 300.0, False)])
 def test_noise_free_queries_recover_their_exact_pose(target, axis, tilt, angle, mirror):
     normal = tilted_normal(axis, tilt, 40.0)
-    image, _ = cut_query(target.volume, target.mask, normal=normal, offset_vox=1.3,
-                         angle_deg=angle, mirror=mirror)
+    image, _, _ = cut_query(target.volume, target.mask, normal=normal, offset_vox=1.3,
+                            angle_deg=angle, mirror=mirror)
     match = match_slice_to_volume(image, target, pixel_size_um=target.voxel_size_um)[0]
     errors = _errors(match, normal, 1.3, angle, mirror)
     assert errors.mirror_ok
@@ -43,8 +43,8 @@ def test_noise_free_queries_recover_their_exact_pose(target, axis, tilt, angle, 
 
 
 def test_unknown_pixel_size_estimates_the_scale(target):
-    image, _ = cut_query(target.volume, target.mask, normal=(0, 1, 0), offset_vox=-2.0,
-                         angle_deg=45.0)
+    image, _, _ = cut_query(target.volume, target.mask, normal=(0, 1, 0), offset_vox=-2.0,
+                            angle_deg=45.0)
     zoomed = np.kron(image, np.ones((2, 2), np.float32))  # 2 query pixels per voxel
     match = match_slice_to_volume(zoomed, target)[0]
     assert _errors(match, (0, 1, 0), -2.0, 45.0, False).success(
@@ -54,8 +54,8 @@ def test_unknown_pixel_size_estimates_the_scale(target):
 
 def test_matching_is_invariant_to_mirroring_and_quarter_turns(target):
     normal = tilted_normal(2, 10.0, 120.0)
-    image, _ = cut_query(target.volume, target.mask, normal=normal, offset_vox=0.7,
-                         angle_deg=25.0)
+    image, _, _ = cut_query(target.volume, target.mask, normal=normal, offset_vox=0.7,
+                            angle_deg=25.0)
     size = target.voxel_size_um
     plain = match_slice_to_volume(image, target, pixel_size_um=size)[0]
     turned = match_slice_to_volume(np.rot90(image).copy(), target, pixel_size_um=size)[0]
@@ -70,7 +70,7 @@ def test_matching_is_invariant_to_mirroring_and_quarter_turns(target):
 
 
 def test_match_record_is_complete_and_consistent(target):
-    image, _ = cut_query(target.volume, target.mask, normal=(1, 0, 0), offset_vox=0.0)
+    image, _, _ = cut_query(target.volume, target.mask, normal=(1, 0, 0), offset_vox=0.0)
     matches = match_slice_to_volume(image, target, n_matches=3)
     assert 1 <= len(matches) <= 3
     assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
@@ -88,7 +88,7 @@ def test_match_record_is_complete_and_consistent(target):
 
 
 def test_matched_silhouette_is_the_section_of_the_fossil_mask(target):
-    image, _ = cut_query(target.volume, target.mask, normal=(0, 1, 0), offset_vox=2.0)
+    image, _, _ = cut_query(target.volume, target.mask, normal=(0, 1, 0), offset_vox=2.0)
     best = match_slice_to_volume(image, target)[0]
     assert best.scores["dice"] > 0.9  # the query's own section, found again
     assert not best.image[~best.mask].any()
@@ -98,8 +98,8 @@ def test_matched_silhouette_is_the_section_of_the_fossil_mask(target):
 
 
 def test_matching_is_deterministic(target):
-    image, _ = cut_query(target.volume, target.mask, normal=(0, 0, 1), offset_vox=1.0,
-                         angle_deg=10.0)
+    image, _, _ = cut_query(target.volume, target.mask, normal=(0, 0, 1), offset_vox=1.0,
+                            angle_deg=10.0)
     a = match_slice_to_volume(image, target)[0]
     b = match_slice_to_volume(image, target)[0]
     assert a.normal == b.normal and a.offset_vox == b.offset_vox
@@ -113,8 +113,8 @@ def library(target):
 
 def test_library_ranks_the_source_volume_first(library):
     source = library[0]
-    image, _ = cut_query(source.volume, source.mask, normal=tilted_normal(1, 12.0, 0.0),
-                         offset_vox=-1.0, angle_deg=80.0, mirror=True)
+    image, _, _ = cut_query(source.volume, source.mask, normal=tilted_normal(1, 12.0, 0.0),
+                            offset_vox=-1.0, angle_deg=80.0, mirror=True)
     result = match_slice_to_library(image, library, pixel_size_um=source.voxel_size_um,
                                     effort=SearchEffort(n_refine_volumes=2))
     assert result.best.file == source.file
@@ -129,7 +129,7 @@ def test_bad_volume_in_a_library_is_reported_and_skipped(library):
     broken = LibraryVolume(volume=library[1].volume, mask=library[1].mask, voxel_size_um=1.0,
                            file="no-index.npz", specimen="x", species="y", index=None)
     source = library[0]
-    image, _ = cut_query(source.volume, source.mask, normal=(1, 0, 0), offset_vox=0.0)
+    image, _, _ = cut_query(source.volume, source.mask, normal=(1, 0, 0), offset_vox=0.0)
     shelf = Library((broken, source, library[2]),
                     pd.DataFrame([{"file": "unreadable.nii", "reason": "VolumeError: bad"}]))
     result = match_slice_to_library(image, shelf, effort=SearchEffort(n_refine_volumes=1))
@@ -139,7 +139,7 @@ def test_bad_volume_in_a_library_is_reported_and_skipped(library):
 
 
 def test_bad_calls_are_refused(target):
-    image, _ = cut_query(target.volume, target.mask, normal=(1, 0, 0), offset_vox=0.0)
+    image, _, _ = cut_query(target.volume, target.mask, normal=(1, 0, 0), offset_vox=0.0)
     with pytest.raises(ValueError, match="`method` must be one of"):
         match_slice_to_volume(image, target, method="magic")
     with pytest.raises(ValueError, match="`n_matches` must be at least 1"):

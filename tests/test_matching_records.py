@@ -19,7 +19,7 @@ def test_refine_target_is_made_once_from_the_volume():
 
 def test_match_row_has_the_table_columns():
     volume = library_volume("lockhartia_like", 3)
-    image, _ = cut_query(volume.volume, volume.mask, normal=(1, 0, 0), offset_vox=0.0)
+    image, _, _ = cut_query(volume.volume, volume.mask, normal=(1, 0, 0), offset_vox=0.0)
     match = match_slice_to_volume(image, volume)[0]
     assert isinstance(match, Match)
     row = match.as_row()

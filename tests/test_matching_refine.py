@@ -14,8 +14,8 @@ from fossilct.matching.refine import (RefineTarget, pose_score, pose_scores, ref
 @pytest.fixture(scope="module")
 def case():
     target = library_volume("elphidiella_like", 7)
-    image, placement = cut_query(target.volume, target.mask, normal=tilted_normal(0, 12.0, 50.0),
-                                 offset_vox=1.0, angle_deg=40.0)
+    image, placement, _ = cut_query(target.volume, target.mask, normal=tilted_normal(0, 12.0, 50.0),
+                                    offset_vox=1.0, angle_deg=40.0)
     query = prepare_query(image, pixel_size_um=target.voxel_size_um)
     return target, query, true_pose(query, placement)
 

@@ -16,8 +16,8 @@ from fossilct.matching.scoring import (DEFAULT_WEIGHTS, METRICS, alignment_score
 @pytest.fixture(scope="module")
 def case():
     target = library_volume("lockhartia_like", 3)
-    image, placement = cut_query(target.volume, target.mask, normal=(0, 1, 0), offset_vox=1.0,
-                                 angle_deg=30.0)
+    image, placement, _ = cut_query(target.volume, target.mask, normal=(0, 1, 0), offset_vox=1.0,
+                                    angle_deg=30.0)
     query = prepare_query(image, pixel_size_um=target.voxel_size_um)
     return target, query, true_pose(query, placement)
 

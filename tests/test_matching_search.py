@@ -18,8 +18,8 @@ def target():
 
 def _query(target, axis=1, tilt=14.0, offset=1.5, angle=60.0, mirror=True):
     normal = tilted_normal(axis, tilt, 30.0)
-    image, placement = cut_query(target.volume, target.mask, normal=normal, offset_vox=offset,
-                                 angle_deg=angle, mirror=mirror)
+    image, placement, _ = cut_query(target.volume, target.mask, normal=normal, offset_vox=offset,
+                                    angle_deg=angle, mirror=mirror)
     query = prepare_query(image, pixel_size_um=target.voxel_size_um)
     return query, true_pose(query, placement)
 

@@ -75,7 +75,7 @@ def test_arrays_are_their_own_file():
     mask = (grid[0] / 12) ** 2 + (grid[1] / 8) ** 2 + (grid[2] / 6) ** 2 <= 1
     volume = np.where(mask, 0.8, 0.1) + 0.1 * (grid[0] > 0)
     target = make_library_volume(volume, mask, voxel_size_um=2.0, **SMALL_INDEX)
-    image, _ = cut_query(target.volume, target.mask, normal=(0, 1, 0), offset_vox=1.0)
+    image, _, _ = cut_query(target.volume, target.mask, normal=(0, 1, 0), offset_vox=1.0)
     match = match_slice_to_volume(image, target)[0]
     assert np.allclose(match.plane_in_file.centre_vox, match.centre_vox)
     assert np.allclose(match.plane_in_file.centre_um, np.asarray(match.centre_vox) * 2.0)
@@ -91,8 +91,8 @@ def test_round_trip_through_a_nifti_file(tmp_path, keep_every):
                            **SMALL_INDEX)
     target = library.volumes[0]
     assert target.source_grid.shape == data.shape
-    image, placement = cut_query(target.volume, target.mask, normal=tilted_normal(1, 15.0, 60.0),
-                                 offset_vox=1.5, angle_deg=70.0, mirror=True)
+    image, placement, _ = cut_query(target.volume, target.mask, normal=tilted_normal(1, 15.0, 60.0),
+                                    offset_vox=1.5, angle_deg=70.0, mirror=True)
     query = prepare_query(image, pixel_size_um=target.voxel_size_um)
     match = match_slice_to_volume(query, target)[0]
     found, known = match.plane_in_file, target.source_grid.plane_in_file(true_pose(query,

@@ -112,6 +112,17 @@ def library_volume_from_prepared(prepared: slicing.PreparedVolume, *, file: str 
                                source_grid=SourceGrid.from_prepared(prepared), **index_params)
 
 
+def _spacing_override(row) -> tuple[float, ...] | None:
+    """The row's spacing: ``spacing_zyx_um`` ("PxMxN"), else a finite ``voxel_size_um``."""
+    zyx = getattr(row, "spacing_zyx_um", None)
+    if isinstance(zyx, str) and zyx:
+        return tuple(float(x) for x in zyx.split("x"))
+    size = getattr(row, "voxel_size_um", None)
+    if size is not None and np.isfinite(float(size)):
+        return (float(size),) * 3
+    return None
+
+
 def load_library(table: pd.DataFrame, data_dir: str | os.PathLike, *,
                  cache_dir: str | os.PathLike | None = None, with_index: bool = True,
                  prepare_options: Mapping | None = None, **index_params) -> Library:
@@ -122,7 +133,9 @@ def load_library(table: pd.DataFrame, data_dir: str | os.PathLike, *,
     table : pandas.DataFrame
         One row per file with columns ``file`` (relative to `data_dir`), ``specimen_id``,
         ``species`` and optionally ``spacing_zyx_um`` (``"PxMxN"`` µm, as the inventory writes
-        it) overriding the file's spacing; e.g. the inventory of notebook 01.
+        it) or ``voxel_size_um`` (isotropic, for files that store no spacing) overriding the
+        file's spacing where they are filled; e.g. the inventory of notebook 01 or a
+        ``specimens.csv``.
     data_dir : path-like
         Folder the files are relative to.
     cache_dir : path-like, optional, keyword-only
@@ -154,10 +167,7 @@ def load_library(table: pd.DataFrame, data_dir: str | os.PathLike, *,
     for row in table.itertuples(index=False):
         file = str(row.file)
         try:
-            spacing = None
-            if "spacing_zyx_um" in table.columns and isinstance(row.spacing_zyx_um, str):
-                spacing = tuple(float(x) for x in row.spacing_zyx_um.split("x"))
-            loaded = volumes.load_volume(data_dir / file, spacing_um=spacing)
+            loaded = volumes.load_volume(data_dir / file, spacing_um=_spacing_override(row))
             prepared = slicing.prepare_volume(loaded.data, loaded.spacing_um,
                                               **dict(prepare_options or {}))
             ready.append(library_volume_from_prepared(
