@@ -2,10 +2,12 @@
 
 :func:`cut_query` is deterministic: it samples one plane (:func:`fossilct.planes.sample_plane`)
 and applies the nuisances it is given, in the order an image would meet them: scale (pixel size
-of the query differs from the voxel size), partial crop (part of the fossil outside the image),
-blur, noise, background polarity (a white background is an inverted image).
+of the query differs from the voxel size), partial crop (part of the fossil outside the image:
+a share of its extent, or a partial view keeping a given share of its area), blur, noise,
+background polarity (a white background is an inverted image). It reports the share of the
+section's area that stays visible.
 :func:`make_queries` draws poses and nuisances from a generator, so the same seed gives the same
-queries, and returns them with their true poses for :mod:`fossilct.matching.evaluation`.
+queries, and returns them with their true poses for :mod:`fossilct.matching.benchmark.evaluation`.
 
 Pose draws: axis-aligned queries take one of the three axis normals; oblique ones tilt an axis
 normal by an angle uniform in ``[min_tilt_deg, max_tilt_deg]`` towards a uniform azimuth. The
@@ -16,8 +18,8 @@ nature and are no fair test), the in-plane angle uniform in [0, 360), the mirror
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Sequence
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple, Sequence
 
 import cv2
 import numpy as np
@@ -26,6 +28,7 @@ from fossilct import planes, segmentation
 
 __all__ = [
     "Nuisance",
+    "CutQuery",
     "EvalQuery",
     "cut_query",
     "make_queries",
@@ -48,6 +51,9 @@ class Nuisance:
         Fraction of the fossil's extent cut away on `crop_side`.
     crop_side : int
         0 top, 1 right, 2 bottom, 3 left.
+    visible_fraction : float
+        A partial view: the image border on `crop_side` cuts the section so that this share
+        of its area stays visible (1.0: no partial view; overrides `crop_fraction`).
     blur_sigma : float
         Gaussian blur, query pixels.
     noise_sigma : float
@@ -59,9 +65,27 @@ class Nuisance:
     zoom: float = 1.0
     crop_fraction: float = 0.0
     crop_side: int = 0
+    visible_fraction: float = 1.0
     blur_sigma: float = 0.0
     noise_sigma: float = 0.0
     white_background: bool = False
+
+
+class CutQuery(NamedTuple):
+    """A section cut by :func:`cut_query`.
+
+    Attributes
+    ----------
+    image : (H, W) ndarray of float32
+    placement : (3, 3) ndarray of float64
+        Rows: voxel position of pixel (0, 0), voxel step per pixel along rows, along columns.
+    visible_fraction : float
+        Share of the section's area (fossil mask) inside the image.
+    """
+
+    image: np.ndarray
+    placement: np.ndarray
+    visible_fraction: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,6 +111,8 @@ class EvalQuery:
     kind : str
         ``"axis"`` or ``"oblique"``.
     nuisance : Nuisance
+    visible_fraction : float
+        Share of the section's area inside the image (1.0 unless cropped).
     placement : (3, 3) ndarray of float64
         Rows: voxel position of pixel (0, 0) of `image`, voxel step per pixel along image rows,
         voxel step per pixel along image columns (see :func:`cut_query`).
@@ -103,6 +129,7 @@ class EvalQuery:
     tilt_deg: float
     kind: str
     nuisance: Nuisance
+    visible_fraction: float
     placement: np.ndarray = field(repr=False)
 
 
@@ -122,16 +149,13 @@ def tilted_normal(axis: int, tilt_deg: float, azimuth_deg: float) -> np.ndarray:
     return normal / np.linalg.norm(normal)
 
 
-def _crop_partial(image: np.ndarray, section_mask: np.ndarray, nuisance: Nuisance
-                  ) -> tuple[np.ndarray, int, int]:
-    """Cut `crop_fraction` of the fossil's extent away on one side (never below the minimum).
-
-    Returns the cropped image and the position of its first row and column in the input."""
+def _crop_extent(section_mask: np.ndarray, nuisance: Nuisance) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) cutting `crop_fraction` of the fossil's extent on one side."""
     rows, cols = np.nonzero(section_mask)
     r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
     cut_r = int(round(nuisance.crop_fraction * (r1 - r0)))
     cut_c = int(round(nuisance.crop_fraction * (c1 - c0)))
-    top, bottom, left, right = 0, image.shape[0], 0, image.shape[1]
+    top, bottom, left, right = 0, section_mask.shape[0], 0, section_mask.shape[1]
     side = int(nuisance.crop_side) % 4
     if side == 0:
         top = r0 + cut_r
@@ -141,22 +165,45 @@ def _crop_partial(image: np.ndarray, section_mask: np.ndarray, nuisance: Nuisanc
         bottom = r1 - cut_r
     else:
         left = c0 + cut_c
-    if bottom - top < MIN_QUERY_SIDE or right - left < MIN_QUERY_SIDE:
-        return image, 0, 0
-    return image[top:bottom, left:right], top, left
+    return top, bottom, left, right
+
+
+def _crop_visible(section_mask: np.ndarray, nuisance: Nuisance) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) keeping `visible_fraction` of the section's area."""
+    side = int(nuisance.crop_side) % 4
+    # area per line, ordered from the side that is cut
+    profile = section_mask.sum(axis=1 if side in (0, 2) else 0).astype(np.float64)
+    if side in (1, 2):
+        profile = profile[::-1]
+    # hidden share of the area after cutting 0, 1, 2, ... lines: the nearest to the request
+    hidden = np.concatenate([[0.0], np.cumsum(profile) / profile.sum()])
+    n_cut = int(np.argmin(np.abs(hidden - (1.0 - float(nuisance.visible_fraction)))))
+    top, bottom, left, right = 0, section_mask.shape[0], 0, section_mask.shape[1]
+    if side == 0:
+        top = n_cut
+    elif side == 1:
+        right = section_mask.shape[1] - n_cut
+    elif side == 2:
+        bottom = section_mask.shape[0] - n_cut
+    else:
+        left = n_cut
+    return top, bottom, left, right
 
 
 def cut_query(volume: np.ndarray, mask: np.ndarray, *, normal, offset_vox: float,
               angle_deg: float = 0.0, mirror: bool = False, nuisance: Nuisance = Nuisance(),
-              rng: int | np.random.Generator = 0) -> tuple[np.ndarray, np.ndarray]:
+              rng: int | np.random.Generator = 0) -> CutQuery:
     """Cut one query section from a volume at a given pose and apply nuisances.
+
+    Points of the plane outside the volume read as the volume's background level (the median
+    outside the fossil mask), as in a slice of a larger scan.
 
     Parameters
     ----------
     volume : (P, M, N) ndarray
         Intensity volume (e.g. the normalised volume from :mod:`fossilct.slicing`).
     mask : (P, M, N) ndarray of bool
-        Its fossil mask (to place the partial crop).
+        Its fossil mask (to place the partial crop and measure the background).
     normal, offset_vox, angle_deg, mirror : keyword-only
         The pose, as :func:`fossilct.planes.sample_plane` takes it.
     nuisance : Nuisance, keyword-only
@@ -166,11 +213,12 @@ def cut_query(volume: np.ndarray, mask: np.ndarray, *, normal, offset_vox: float
 
     Returns
     -------
-    image : (H, W) ndarray of float32
-        Intensities in [0, 1] when `volume` is in [0, 1] (noise is clipped).
-    placement : (3, 3) ndarray of float64
-        Where the image lies in the volume: pixel ``(r, c)`` is at voxel position
-        ``placement[0] + r * placement[1] + c * placement[2]``.
+    CutQuery
+        ``image`` (H, W) float32, in [0, 1] when `volume` is (noise is clipped);
+        ``placement``: pixel ``(r, c)`` is at voxel position
+        ``placement[0] + r * placement[1] + c * placement[2]``; ``visible_fraction``: the share
+        of the section's area that the image shows. A crop is skipped (everything visible)
+        when it would leave an image side under 16 pixels.
 
     Raises
     ------
@@ -180,18 +228,30 @@ def cut_query(volume: np.ndarray, mask: np.ndarray, *, normal, offset_vox: float
     Examples
     --------
     >>> volume = np.zeros((8, 20, 20), np.float32); volume[2:6, 5:15, 4:12] = 1.0
-    >>> image, placement = cut_query(volume, volume > 0, normal=(1, 0, 0), offset_vox=0.5)
-    >>> image.shape, float(image.sum()), placement[0].tolist()
-    ((20, 20), 80.0, [4.0, 0.0, 0.0])
+    >>> image, placement, visible = cut_query(volume, volume > 0, normal=(1, 0, 0),
+    ...                                       offset_vox=0.5)
+    >>> image.shape, float(image.sum()), placement[0].tolist(), visible
+    ((20, 20), 80.0, [4.0, 0.0, 0.0], 1.0)
+    >>> wide = np.zeros((8, 40, 40), np.float32); wide[2:6, 10:30, 8:24] = 1.0
+    >>> half = cut_query(wide, wide > 0, normal=(1, 0, 0), offset_vox=0.5,
+    ...                  nuisance=Nuisance(visible_fraction=0.5, crop_side=1))
+    >>> half.image.shape, half.visible_fraction
+    ((40, 16), 0.5)
     """
     if not nuisance.zoom > 0 or not 0 <= nuisance.crop_fraction < 0.5 \
+            or not 0 < nuisance.visible_fraction <= 1 \
             or nuisance.blur_sigma < 0 or nuisance.noise_sigma < 0:
         raise ValueError(f"`nuisance` out of range: {nuisance}. Use zoom > 0, crop_fraction in "
-                         f"[0, 0.5), blur_sigma >= 0, noise_sigma >= 0.")
+                         f"[0, 0.5), visible_fraction in (0, 1], blur_sigma >= 0, "
+                         f"noise_sigma >= 0.")
     rng = np.random.default_rng(rng)
     kwargs = dict(angle_deg=float(angle_deg), mirror=bool(mirror))
+    # beyond the scan the section shows more background, as a slice of a larger scan would
+    stride = (slice(None, None, 2),) * 3
+    outside = ~np.asarray(mask[stride], dtype=bool)
+    background = float(np.median(volume[stride][outside])) if outside.any() else 0.0
     image = planes.sample_plane(volume.astype(np.float32, copy=False), normal, float(offset_vox),
-                                **kwargs)
+                                fill_value=background, **kwargs)
     mask_u8 = mask.view(np.uint8) if mask.dtype == bool else (mask > 0).astype(np.uint8)
     section = planes.sample_plane(mask_u8, normal, float(offset_vox), **kwargs) > 0
     if not section.any():
@@ -215,9 +275,15 @@ def cut_query(volume: np.ndarray, mask: np.ndarray, *, normal, offset_vox: float
         row_step, col_step = row_step * row_factor, col_step * col_factor
         image = cv2.resize(image, size, interpolation=interp)
         section = cv2.resize(section.astype(np.float32), size, interpolation=cv2.INTER_LINEAR) > 0.5
-    if nuisance.crop_fraction > 0:
-        image, top, left = _crop_partial(image, section, nuisance)
-        first = first + top * row_step + left * col_step
+    visible = 1.0
+    if nuisance.visible_fraction < 1 or nuisance.crop_fraction > 0:
+        crop = (_crop_visible if nuisance.visible_fraction < 1 else _crop_extent)(section,
+                                                                                   nuisance)
+        top, bottom, left, right = crop
+        if min(bottom - top, right - left) >= MIN_QUERY_SIDE:
+            image = image[top:bottom, left:right]
+            visible = float(section[top:bottom, left:right].sum() / section.sum())
+            first = first + top * row_step + left * col_step
     if nuisance.blur_sigma > 0:
         image = cv2.GaussianBlur(image, (0, 0), float(nuisance.blur_sigma))
     if nuisance.noise_sigma > 0:
@@ -225,7 +291,8 @@ def cut_query(volume: np.ndarray, mask: np.ndarray, *, normal, offset_vox: float
     image = np.clip(image, 0.0, 1.0)
     if nuisance.white_background:
         image = 1.0 - image
-    return np.ascontiguousarray(image, dtype=np.float32), np.stack([first, row_step, col_step])
+    return CutQuery(np.ascontiguousarray(image, dtype=np.float32),
+                    np.stack([first, row_step, col_step]), visible)
 
 
 def _draw_offset(mask, normal, min_area_fraction, rng) -> float:
@@ -240,7 +307,8 @@ def make_queries(volumes: Sequence[tuple[np.ndarray, np.ndarray, float]], n_quer
                  min_area_fraction: float = 0.3, zoom_range=(0.8, 1.6),
                  crop_range=(0.0, 0.12), crop_probability: float = 0.3,
                  blur_range=(0.0, 1.2), noise_range=(0.0, 0.08),
-                 white_fraction: float = 0.5) -> list[EvalQuery]:
+                 white_fraction: float = 0.5, partial_fraction: float = 0.0,
+                 visible_range=(0.6, 0.9)) -> list[EvalQuery]:
     """Draw evaluation queries with known poses from a list of volumes.
 
     Queries cycle through the volumes (query ``k`` comes from volume ``k % len(volumes)``), so
@@ -272,6 +340,11 @@ def make_queries(volumes: Sequence[tuple[np.ndarray, np.ndarray, float]], n_quer
         default 0..0.08).
     white_fraction : float, keyword-only
         Share of queries with a white background (default 0.5).
+    partial_fraction : float, keyword-only
+        Share of queries that are partial views (default 0: the draws of the other queries are
+        then those of earlier versions, so benchmarks stay comparable).
+    visible_range : (float, float), keyword-only
+        Share of the section's area a partial view shows, uniform (default 0.6..0.9).
 
     Returns
     -------
@@ -296,7 +369,8 @@ def make_queries(volumes: Sequence[tuple[np.ndarray, np.ndarray, float]], n_quer
         raise ValueError(f"`n_queries` must be at least 1; got {n_queries}.")
     for name, value in (("oblique_fraction", oblique_fraction), ("crop_probability",
                         crop_probability), ("white_fraction", white_fraction),
-                        ("min_area_fraction", min_area_fraction)):
+                        ("min_area_fraction", min_area_fraction),
+                        ("partial_fraction", partial_fraction)):
         if not 0.0 <= float(value) <= 1.0:
             raise ValueError(f"`{name}` must be in [0, 1]; got {value}.")
     if not 0.0 <= float(min_tilt_deg) <= float(max_tilt_deg) <= 90.0:
@@ -307,6 +381,9 @@ def make_queries(volumes: Sequence[tuple[np.ndarray, np.ndarray, float]], n_quer
         if not 0.0 <= float(low) <= float(high) or (name == "zoom_range" and low <= 0):
             raise ValueError(f"`{name}` must be (low, high) with 0 <= low <= high (zoom > 0); "
                              f"got {(low, high)}.")
+    if not 0.0 < float(visible_range[0]) <= float(visible_range[1]) <= 1.0:
+        raise ValueError(f"`visible_range` must be (low, high) with 0 < low <= high <= 1; got "
+                         f"{tuple(visible_range)}.")
     rng = np.random.default_rng(rng)
     n_oblique = int(round(float(oblique_fraction) * int(n_queries)))
     # interleave the kinds so that any prefix of the list is balanced
@@ -330,11 +407,14 @@ def make_queries(volumes: Sequence[tuple[np.ndarray, np.ndarray, float]], n_quer
             blur_sigma=float(rng.uniform(*blur_range)),
             noise_sigma=float(rng.uniform(*noise_range)),
             white_background=bool(rng.random() < float(white_fraction)))
-        image, placement = cut_query(volume, mask, normal=normal, offset_vox=offset,
-                                     angle_deg=angle, mirror=mirror, nuisance=nuisance, rng=rng)
-        queries.append(EvalQuery(query_id=k, target=target, image=image,
+        if float(partial_fraction) > 0 and rng.random() < float(partial_fraction):
+            nuisance = replace(nuisance, visible_fraction=float(rng.uniform(*visible_range)))
+        cut = cut_query(volume, mask, normal=normal, offset_vox=offset, angle_deg=angle,
+                        mirror=mirror, nuisance=nuisance, rng=rng)
+        queries.append(EvalQuery(query_id=k, target=target, image=cut.image,
                                  pixel_size_um=float(voxel_um) / nuisance.zoom, normal=normal,
                                  offset_vox=offset, angle_deg=angle, mirror=mirror,
                                  tilt_deg=tilt, kind=kind, nuisance=nuisance,
-                                 placement=placement))
+                                 visible_fraction=cut.visible_fraction,
+                                 placement=cut.placement))
     return queries

@@ -1,6 +1,7 @@
 """Evaluation of matching on queries of known pose: errors, success rates, the benchmark dict.
 
-Two experiments per method, on the same queries (:func:`fossilct.matching.queries.make_queries`):
+Two experiments per method, on the same queries
+(:func:`fossilct.matching.benchmark.queries.make_queries`):
 
 Pose (:func:`evaluate_poses`)
     Each query is matched to the volume it was cut from. Errors (:func:`~.pose.pose_errors`):
@@ -17,27 +18,25 @@ Identification (:func:`evaluate_identification`)
 :func:`summarise` turns both tables into the benchmark dict the notebook writes to
 ``matching/benchmark.json``: one object per method with ``success_axis``,
 ``success_oblique``, ``specimen_top1``, ``specimen_top3``, ``seconds_per_query_volume``,
-``n_queries`` and a few more keys.
+``n_queries`` and a few more keys. :func:`evaluate_method` runs both experiments for one
+method and summarises them; :func:`combine_evaluations` joins the methods' results.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from fossilct import atomic
+from fossilct.matching.benchmark.queries import EvalQuery
+from fossilct.matching.effort import SearchEffort
 from fossilct.matching.errors import MatchingError
-from fossilct.matching.index import build_index
 from fossilct.matching.matcher import METHODS, match_slice_to_library, match_slice_to_volume
 from fossilct.matching.pose import frame_of, pose_errors
 from fossilct.matching.preprocess import prepare_query
-from fossilct.matching.queries import EvalQuery
 from fossilct.matching.records import Library, LibraryVolume
 
 __all__ = [
@@ -50,11 +49,9 @@ __all__ = [
     "evaluate_poses",
     "evaluate_identification",
     "summarise",
-    "GalleryEntry",
-    "gallery_entries",
-    "library_table",
-    "index_build_seconds",
-    "save_matching_outputs",
+    "MethodEvaluation",
+    "evaluate_method",
+    "combine_evaluations",
 ]
 
 MAX_OFFSET_VOX = 3.0
@@ -75,15 +72,15 @@ IDENTIFICATION_COLUMNS = ("query_id", "method", "kind", "file", "specimen", "spe
 """Columns of the identification table, one row per query and method."""
 BENCHMARK_KEYS = ("success_axis", "success_oblique", "specimen_top1", "specimen_top3",
                   "seconds_per_query_volume", "n_queries")
-"""Keys every method's object of the benchmark dict has (issue 5)."""
+"""Keys every method's object of the benchmark dict has."""
 
 
 def _check(queries, volumes, method):
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {METHODS}; got {method!r}.")
     if len(queries) == 0:
-        raise ValueError("`queries` is empty; draw some with fossilct.matching.queries."
-                         "make_queries.")
+        raise ValueError("`queries` is empty; draw some with "
+                         "fossilct.matching.benchmark.make_queries.")
     for query in queries:
         if not 0 <= query.target < len(volumes):
             raise ValueError(f"Query {query.query_id} comes from volume {query.target}, but only "
@@ -99,7 +96,8 @@ def _nuisance_columns(query: EvalQuery) -> dict:
 
 def evaluate_poses(queries: Sequence[EvalQuery], volumes: Sequence[LibraryVolume], *,
                    method: str = "fossilct", use_pixel_size: bool = True,
-                   options: Mapping | None = None) -> pd.DataFrame:
+                   weights: Mapping[str, float] | None = None,
+                   effort: SearchEffort | None = None) -> pd.DataFrame:
     """Match every query to its own volume and measure the pose errors.
 
     Parameters
@@ -111,9 +109,8 @@ def evaluate_poses(queries: Sequence[EvalQuery], volumes: Sequence[LibraryVolume
     use_pixel_size : bool, keyword-only
         Give the matcher the queries' pixel size (default True: a CT slice's pixel size is
         known); False makes it normalise the scale by the fossil's extent.
-    options : mapping, optional, keyword-only
-        Extra keyword arguments of :func:`~fossilct.matching.match_slice_to_volume` (weights,
-        search effort).
+    weights, effort : optional, keyword-only
+        As :func:`~fossilct.matching.match_slice_to_volume` (None: the library defaults).
 
     Returns
     -------
@@ -137,7 +134,8 @@ def evaluate_poses(queries: Sequence[EvalQuery], volumes: Sequence[LibraryVolume
         try:
             prepared = prepare_query(query.image,
                                      pixel_size_um=query.pixel_size_um if use_pixel_size else None)
-            match = match_slice_to_volume(prepared, target, method=method, **dict(options or {}))[0]
+            match = match_slice_to_volume(prepared, target, method=method, weights=weights,
+                                          effort=effort)[0]
         except MatchingError as error:
             rows.append({**row, "normal_err_deg": np.nan, "offset_err_vox": np.nan,
                          "offset_err_um": np.nan, "angle_err_deg": np.nan, "mirror_ok": False,
@@ -162,7 +160,8 @@ def evaluate_poses(queries: Sequence[EvalQuery], volumes: Sequence[LibraryVolume
 def evaluate_identification(queries: Sequence[EvalQuery], volumes: Sequence[LibraryVolume],
                             library: Library | Sequence[LibraryVolume], *,
                             method: str = "fossilct", use_pixel_size: bool = True,
-                            options: Mapping | None = None) -> pd.DataFrame:
+                            weights: Mapping[str, float] | None = None,
+                            effort: SearchEffort | None = None) -> pd.DataFrame:
     """Match every query to a library and find the rank of its true specimen and species.
 
     Parameters
@@ -175,8 +174,8 @@ def evaluate_identification(queries: Sequence[EvalQuery], volumes: Sequence[Libr
     method : {"fossilct", "reference"}, keyword-only
     use_pixel_size : bool, keyword-only
         As :func:`evaluate_poses`.
-    options : mapping, optional, keyword-only
-        Extra keyword arguments of :func:`~fossilct.matching.match_slice_to_library`.
+    weights, effort : optional, keyword-only
+        As :func:`~fossilct.matching.match_slice_to_library` (None: the library defaults).
 
     Returns
     -------
@@ -199,8 +198,8 @@ def evaluate_identification(queries: Sequence[EvalQuery], volumes: Sequence[Libr
         try:
             prepared = prepare_query(query.image,
                                      pixel_size_um=query.pixel_size_um if use_pixel_size else None)
-            result = match_slice_to_library(prepared, library, method=method,
-                                            **dict(options or {}))
+            result = match_slice_to_library(prepared, library, method=method, weights=weights,
+                                            effort=effort)
         except MatchingError as error:
             rows.append({**row, "specimen_rank": np.nan, "species_rank": np.nan,
                          "top_specimen": "", "top_species": "", "n_volumes": 0,
@@ -300,159 +299,88 @@ def summarise(poses: pd.DataFrame, identification: pd.DataFrame | None = None, *
 
 
 @dataclass(frozen=True, eq=False)
-class GalleryEntry:
-    """A query beside its best match, for the gallery figure.
+class MethodEvaluation:
+    """Both experiments of one or several methods, and their benchmark dict.
 
     Attributes
     ----------
-    query_image : (S, S) ndarray of uint8
-        The query's model input.
-    query_mask : (S, S) ndarray of bool
-    match_image : (S, S) ndarray of uint8
-        The matched section in the query's frame.
-    match_mask : (S, S) ndarray of bool
-    title : str
-        What to print above the row (query, method, errors).
-    success : bool
-    """
-
-    query_image: np.ndarray
-    query_mask: np.ndarray
-    match_image: np.ndarray
-    match_mask: np.ndarray
-    title: str
-    success: bool
-
-
-def gallery_entries(queries: Sequence[EvalQuery], volumes: Sequence[LibraryVolume],
-                    poses: pd.DataFrame, *, method: str = "fossilct", n_success: int = 3,
-                    n_failure: int = 3, use_pixel_size: bool = True,
-                    options: Mapping | None = None) -> list[GalleryEntry]:
-    """Re-match a few successful and a few failed queries of a pose table, for the gallery.
-
-    The first `n_success` successes and `n_failure` failures of `method` in `poses` (in query
-    order) are matched again (matching is deterministic, so the pose is the one evaluated).
-
-    Parameters
-    ----------
-    queries, volumes
-        As :func:`evaluate_poses`.
     poses : pandas.DataFrame
-        From :func:`evaluate_poses`.
-    method : str, keyword-only
-    n_success, n_failure : int, keyword-only
-        How many of each (default 3); failures that raised an error are left out.
-    use_pixel_size, options : keyword-only
-        As given to :func:`evaluate_poses`.
-
-    Returns
-    -------
-    list of GalleryEntry
-        Successes first, then failures.
+        :data:`POSE_COLUMNS`.
+    identification : pandas.DataFrame
+        :data:`IDENTIFICATION_COLUMNS`.
+    summary : dict
+        ``{method: {...}}`` (:func:`summarise`).
     """
-    table = poses[(poses["method"] == method) & (poses["error"] == "")]
-    chosen = (list(table.loc[table["success"], "query_id"][:int(n_success)])
-              + list(table.loc[~table["success"], "query_id"][:int(n_failure)]))
-    by_id = {q.query_id: q for q in queries}
-    entries = []
-    for query_id in chosen:
-        query = by_id[query_id]
-        row = table[table["query_id"] == query_id].iloc[0]
-        prepared = prepare_query(query.image,
-                                 pixel_size_um=query.pixel_size_um if use_pixel_size else None)
-        match = match_slice_to_volume(prepared, volumes[query.target], method=method,
-                                      **dict(options or {}))[0]
-        title = (f"#{query_id} {row['kind']} {row['species']}: normal {row['normal_err_deg']:.1f}"
-                 f" deg, offset {row['offset_err_vox']:.1f} vox, angle {row['angle_err_deg']:.0f}"
-                 f" deg{'' if row['mirror_ok'] else ', mirror wrong'}")
-        entries.append(GalleryEntry(prepared.image, prepared.mask, match.image, match.mask,
-                                    title, bool(row["success"])))
-    return entries
+
+    poses: pd.DataFrame
+    identification: pd.DataFrame
+    summary: dict
 
 
-def library_table(inventory: pd.DataFrame, n_per_species: int) -> pd.DataFrame:
-    """The evaluation library: one file (the first scan) of the first specimens of each species.
+def evaluate_method(queries: Sequence[EvalQuery], library: Library | Sequence[LibraryVolume],
+                    *, method: str = "fossilct", n_pose: int | None = None,
+                    n_identify: int = 0, use_pixel_size: bool = True,
+                    weights: Mapping[str, float] | None = None,
+                    effort: SearchEffort | None = None,
+                    index_seconds_per_volume: float | None = None) -> MethodEvaluation:
+    """Pose and identification experiments of one method on the first queries, summarised.
 
     Parameters
     ----------
-    inventory : pandas.DataFrame
-        Columns ``file, species, specimen_id`` and optionally ``selected`` (rows not selected
-        are left out), e.g. the inventory of notebook 01.
-    n_per_species : int
-        Specimens per species (>= 1; fewer when a species has fewer).
+    queries : sequence of EvalQuery
+        Drawn from the library's volumes (``EvalQuery.target`` indexes them).
+    library : Library or sequence of LibraryVolume
+    method : {"fossilct", "reference"}, keyword-only
+    n_pose : int, optional, keyword-only
+        The first `n_pose` queries are matched to their own volume (None: all; at least 1).
+    n_identify : int, keyword-only
+        The first `n_identify` queries are searched in the whole library (default 0: none).
+    use_pixel_size, weights, effort : keyword-only
+        As :func:`evaluate_poses`.
+    index_seconds_per_volume : float, optional, keyword-only
+        Recorded in the summary (fossilct).
 
     Returns
     -------
-    pandas.DataFrame
-        The chosen inventory rows, species by species in table order.
+    MethodEvaluation
 
     Raises
     ------
     ValueError
-        If `n_per_species` < 1 or no row is selected.
-
-    Examples
-    --------
-    >>> inventory = pd.DataFrame({"file": ["a0", "a0r", "a1", "b0"], "species": list("aaab"),
-    ...                           "specimen_id": ["a0", "a0", "a1", "b0"]})
-    >>> list(library_table(inventory, 1)["file"]), list(library_table(inventory, 2)["file"])
-    (['a0', 'b0'], ['a0', 'a1', 'b0'])
+        Unknown method, `n_pose` < 1 or `n_identify` < 0, or as :func:`evaluate_poses`.
     """
-    if int(n_per_species) < 1:
-        raise ValueError(f"n_per_species must be at least 1, got {n_per_species}.")
-    rows = inventory[inventory["selected"].astype(bool)] if "selected" in inventory else inventory
-    if rows.empty:
-        raise ValueError("No selected volume in the inventory; run notebook 01 first.")
-    first_scans = rows.drop_duplicates("specimen_id")
-    return (first_scans.groupby("species", sort=False, group_keys=False)
-            .head(int(n_per_species)).reset_index(drop=True))
+    volumes = tuple(library.volumes if isinstance(library, Library) else library)
+    n_pose = len(queries) if n_pose is None else int(n_pose)
+    if n_pose < 1 or int(n_identify) < 0:
+        raise ValueError(f"`n_pose` must be at least 1 and `n_identify` at least 0; got "
+                         f"{n_pose} and {n_identify}.")
+    options = dict(method=method, use_pixel_size=use_pixel_size, weights=weights, effort=effort)
+    poses = evaluate_poses(queries[:n_pose], volumes, **options)
+    identification = (evaluate_identification(queries[:int(n_identify)], volumes, library,
+                                              **options)
+                      if int(n_identify) else
+                      pd.DataFrame(columns=list(IDENTIFICATION_COLUMNS)))
+    summary = summarise(poses, identification,
+                        index_seconds_per_volume=index_seconds_per_volume)
+    return MethodEvaluation(poses, identification, summary)
 
 
-def index_build_seconds(volumes: Sequence[LibraryVolume], n_volumes: int) -> float:
-    """Mean time to build the index of a volume, measured anew (no cache) on the first volumes.
+def combine_evaluations(evaluations: Sequence[MethodEvaluation]) -> MethodEvaluation:
+    """The evaluations of several methods as one: tables stacked, summaries merged.
 
-    Parameters
-    ----------
-    volumes : sequence of LibraryVolume
-        Indexed volumes; each is re-indexed with the parameters of its index.
-    n_volumes : int
-        How many of them to time (>= 1).
-
-    Returns
-    -------
-    float
-        Seconds per volume.
+    Raises
+    ------
+    ValueError
+        If `evaluations` is empty or two of them evaluate the same method.
     """
-    if int(n_volumes) < 1:
-        raise ValueError(f"n_volumes must be at least 1, got {n_volumes}.")
-    chosen = [v for v in volumes[:int(n_volumes)] if v.index is not None]
-    if not chosen:
-        raise ValueError("No indexed volume to time; load the library with its index.")
-    start = time.perf_counter()
-    for volume in chosen:
-        build_index(volume.volume, volume.mask, voxel_size_um=volume.voxel_size_um,
-                    name=volume.file, **volume.index.params)
-    return (time.perf_counter() - start) / len(chosen)
-
-
-def save_matching_outputs(out_dir: str | os.PathLike, summary: Mapping, *, poses: pd.DataFrame,
-                          identification: pd.DataFrame,
-                          figures: Mapping[str, object] | None = None) -> dict[str, Path]:
-    """Write notebook 07's folder, every file atomically.
-
-    Files: ``benchmark.json`` (:func:`summarise`), ``poses.csv``, ``identification.csv`` and
-    ``<name>.png`` for each figure.
-
-    Returns
-    -------
-    dict of str to Path
-        File name -> path.
-    """
-    out_dir = Path(out_dir)
-    names = {"benchmark.json": atomic.write_json(out_dir / "benchmark.json", dict(summary)),
-             "poses.csv": atomic.write_csv(out_dir / "poses.csv", poses),
-             "identification.csv": atomic.write_csv(out_dir / "identification.csv",
-                                                    identification)}
-    for name, fig in (figures or {}).items():
-        names[f"{name}.png"] = atomic.save_figure(fig, out_dir / f"{name}.png")
-    return names
+    if len(evaluations) == 0:
+        raise ValueError("`evaluations` is empty; pass the results of evaluate_method.")
+    methods = [m for e in evaluations for m in e.summary]
+    if len(set(methods)) != len(methods):
+        raise ValueError(f"Each method may be evaluated once; got {methods}.")
+    identification = [e.identification for e in evaluations if len(e.identification)]
+    return MethodEvaluation(
+        pd.concat([e.poses for e in evaluations], ignore_index=True),
+        (pd.concat(identification, ignore_index=True) if identification
+         else pd.DataFrame(columns=list(IDENTIFICATION_COLUMNS))),
+        {m: entry for e in evaluations for m, entry in e.summary.items()})
