@@ -95,7 +95,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match=r"`split`='train'; choose 'val' or 'test'"):
         predictions.split_rows(predictions_table(seed=1), "train")
     with pytest.raises(ValueError, match=r"has no prob_<class> columns"):
-        predictions.class_names_of(pd.DataFrame({"slice_id": ["s"]}))
+        predictions.probability_classes(pd.DataFrame({"slice_id": ["s"]}))
     aligned = predictions.align_predictions({"m": predictions_table(seed=1)}, split="val")
     with pytest.raises(KeyError, match=r"no model 'x' among \['m'\]"):
         aligned.member("x")

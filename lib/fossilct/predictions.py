@@ -26,7 +26,7 @@ from fossilct.evaluation import read_predictions
 __all__ = [
     "SPLIT_COLUMN",
     "AlignedPredictions",
-    "class_names_of",
+    "probability_classes",
     "split_rows",
     "align_predictions",
     "read_aligned",
@@ -38,7 +38,7 @@ SPLIT_COLUMN = "split"
 _TEXT_COLUMNS = ("slice_id", "specimen_id", "species", "predicted", SPLIT_COLUMN)
 
 
-def class_names_of(table: pd.DataFrame, *, source: str = "predictions") -> tuple[str, ...]:
+def probability_classes(table: pd.DataFrame, *, source: str = "predictions") -> tuple[str, ...]:
     """Class names of a predictions table: its ``prob_<class>`` columns, in column order.
 
     Raises
@@ -48,7 +48,7 @@ def class_names_of(table: pd.DataFrame, *, source: str = "predictions") -> tuple
 
     Examples
     --------
-    >>> class_names_of(pd.DataFrame(columns=["slice_id", "prob_b", "prob_a"]))
+    >>> probability_classes(pd.DataFrame(columns=["slice_id", "prob_b", "prob_a"]))
     ('b', 'a')
     """
     names = tuple(c[len(PROB_PREFIX):] for c in table.columns if c.startswith(PROB_PREFIX))
@@ -213,9 +213,9 @@ def align_predictions(tables: Mapping[str, pd.DataFrame], *, split: str,
     names = list(tables)
     rows = {name: split_rows(tables[name], split, source=labels[name]) for name in names}
     first = names[0]
-    class_names = class_names_of(rows[first], source=labels[first])
+    class_names = probability_classes(rows[first], source=labels[first])
     for name in names[1:]:
-        other = class_names_of(rows[name], source=labels[name])
+        other = probability_classes(rows[name], source=labels[name])
         if other != class_names:
             raise ValueError(
                 f"{labels[first]} and {labels[name]} have different class columns: "
