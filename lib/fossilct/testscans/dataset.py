@@ -138,8 +138,8 @@ def write_dataset(out_dir: str | os.PathLike, *, n_species: int = len(SPECIES),
     >>> table = write_dataset(folder, n_species=1, n_specimens=2, size=24, n_rescans=1)
     >>> table[["file", "specimen_id", "format"]].values.tolist()
     [['uniserial_straight_00.nii.gz', 'uniserial_straight_00', 'nifti'], \
-['uniserial_straight_01.nrrd', 'uniserial_straight_01', 'nrrd'], \
-['uniserial_straight_01_rescan1_tiff', 'uniserial_straight_01', 'tiff_folder']]
+['uniserial_straight_00_rescan1.nrrd', 'uniserial_straight_00', 'nrrd'], \
+['uniserial_straight_01_tiff', 'uniserial_straight_01', 'tiff_folder']]
     """
     out_dir = Path(out_dir)
     n_species = _check_int(n_species, "n_species", 1, len(SPECIES))
