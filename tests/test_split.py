@@ -95,6 +95,9 @@ def test_training_is_never_starved(table, test_fraction, val_target, seed):
         total = slices.groupby("split")["n_slices"].sum()
         noted = any(note.startswith(f"{name}: training has") for note in result.notes)
         assert noted == (total["train"] < total["val"])          # said whenever it happens
+        remaining = slices.loc[slices["split"] != "test", "n_slices"]
+        if remaining.min() <= min(val_target + 200, remaining.sum() // 2):
+            assert total["train"] >= total["val"]                # ...and avoided when it can be
     splitting.check_split(table.assign(split=result.row_split))
 
 
@@ -139,9 +142,11 @@ def test_exhaustive_search_finds_the_exact_target(min_train_fraction, max_val):
                                          min_train_fraction=min_train_fraction)
     remaining = table[result.assignment[table.specimen_id].to_numpy() != "test"]["n_slices"]
     # brute force over the subsets of the remaining 6 specimens that validation may take: at
-    # most 8 - 2 - ceil(0.5 * 8) = 2 (train keeps half), or 3 (never more than train keeps)
-    best = min(abs(sum(c for c, bit in zip(remaining, f"{mask:06b}"[::-1]) if bit == "1") - 1000)
-               for mask in range(1, 2 ** len(remaining) - 1) if f"{mask:b}".count("1") <= max_val)
+    # most 8 - 2 - ceil(0.5 * 8) = 2 (train keeps half), or 3 (never more than train keeps),
+    # holding at most half of the remaining slices
+    totals = [sum(c for c, bit in zip(remaining, f"{mask:06b}"[::-1]) if bit == "1")
+              for mask in range(1, 2 ** len(remaining) - 1) if f"{mask:b}".count("1") <= max_val]
+    best = min(abs(t - 1000) for t in totals if 2 * t <= remaining.sum())
     assert abs(_val_totals(table, result)["a"] - 1000) == best
     assert (result.assignment == "val").sum() <= max_val
 

@@ -17,7 +17,9 @@ a species with few slices per specimen gave most of its specimens to validation 
 ``val_target`` and trained on one.)
 
 Stage 2 (validation): per species, a subset of the remaining specimens, within that limit,
-whose slice total is close to ``val_target`` and at most ``val_cap``. Candidate subsets are enumerated exhaustively when there are at most
+whose slice total is close to ``val_target`` and at most ``val_cap`` and, whenever a subset
+allows it, at most half of the remaining slices (validation never holds more slices than
+training). Candidate subsets are enumerated exhaustively when there are at most
 ``max_subsets`` of them, otherwise found by a bounded search (seeded random restarts of a greedy
 fill followed by add / remove / swap moves). Each species keeps its ``shortlist`` best
 candidates (closest to the target, then fewer specimens); a coordinate descent over species then
@@ -29,7 +31,7 @@ instead: ``test_fraction`` rounding to no test specimen or leaving fewer than tw
 training keeping fewer than ``min_train_fraction`` of the specimens (too few specimens);
 validation below ``val_target`` because the specimen limit stopped it (the total it has);
 the smallest remaining specimen exceeding ``val_cap`` (it alone is the validation set); and
-training ending with fewer slices than validation.
+training ending with fewer slices than validation (when no subset avoids it).
 
 The coefficient of variation (CV) of class sizes is ``std / mean`` (population std, ``ddof=0``)
 of the per-species slice counts in one split, in percent.
@@ -242,11 +244,15 @@ def _choose_validation(pools: dict, limits: dict, target: float, cap: float, sho
     candidates, notes = {}, {}
     for species, pool in pools.items():
         counts = pool["n_slices"].to_numpy(np.int64)
-        if 2 ** counts.size - 2 <= max_subsets:
-            found = _exhaustive_candidates(counts, target, cap, shortlist, limits[species])
-        else:
-            found = _bounded_candidates(counts, target, cap, shortlist, rng, max_subsets,
-                                        limits[species])
+
+        def search(limit):
+            if 2 ** counts.size - 2 <= max_subsets:
+                return _exhaustive_candidates(counts, target, limit, shortlist, limits[species])
+            return _bounded_candidates(counts, target, limit, shortlist, rng, max_subsets,
+                                       limits[species])
+
+        # validation holds no more slices than training keeps, whenever a subset allows it
+        found = search(min(cap, counts.sum() // 2)) or search(cap)
         if not found:
             smallest = int(np.argmin(counts))
             found = [(smallest,)]
