@@ -286,7 +286,8 @@ def build_slice_dataset(inventory: pd.DataFrame, data_dir: str | os.PathLike,
     rows, counts, examples = [], [], []
     with atomic.atomic_dir(out_dir / "images") as images_dir:
         tasks = _tasks(inventory, data_dir, images_dir, quota, plane_set=plane_set, seed=seed,
-                       rule=rule, jitter_deg=jitter_deg, segment_options=segment_options, prepare_options=dict(prepare_options or {}),
+                       rule=rule, jitter_deg=jitter_deg, segment_options=segment_options,
+                       prepare_options=dict(prepare_options or {}),
                        examples_per_species=int(examples_per_species))
         bar = _progress(len(tasks), progress)
         if int(n_workers) == 1:

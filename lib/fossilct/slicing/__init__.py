@@ -1,6 +1,6 @@
 """From a CT volume to candidate slices (pure: arrays in, arrays and tables out).
 
-Three modules:
+Four modules:
 
 - :mod:`fossilct.slicing.volume`: per volume, isotropic resampling, intensity scaling and the
   crop (:func:`prepare_volume`), using

@@ -77,7 +77,8 @@ DEFAULT_OVERSAMPLE = 2.0
 
 _CHUNK = 32  # slices sampled per call in iter_slices
 # the coarse 3-D silhouette (closed, filled, block-rounded) over-estimates the area a slice's
-# own segmentation finds by 10-25 %: candidates must be estimated that much above the rule
+# own segmentation finds by 10-25 %: candidates must be estimated that much above the frame
+# rule, and the relative rule's largest section is the estimate divided by it
 _ESTIMATE_BIAS = 1.25
 
 
@@ -261,22 +262,6 @@ class SliceRecord:
     provenance: dict
 
 
-def _cut(prepared: PreparedVolume, base: np.ndarray, tilted: np.ndarray,
-         offset_vox: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Frames of planes with normals `tilted`, each turned about its base plane's point nearest
-    the fossil centre; returns the (K, S, S) uint8 frames and their offsets in µm."""
-    centre_iso = (np.asarray(prepared.source_shape) - 1) / 2.0
-    fossil_iso = prepared.centre + prepared.crop_origin
-    along = offset_vox - base @ (fossil_iso - centre_iso)
-    offsets_local = along * np.sum(base * tilted, axis=1)
-    images = planes_mod.sample_planes(prepared.views, tilted, offsets_local,
-                                      size=prepared.frame_size, centre=prepared.centre,
-                                      dtype=np.uint8, fill_value=prepared.background)
-    points = fossil_iso + (along[:, None] * base)
-    offsets_um = np.sum((points - centre_iso) * tilted, axis=1) * prepared.spacing_um
-    return images, offsets_um
-
-
 def iter_slices(prepared: PreparedVolume, plan: pd.DataFrame, *,
                 acceptance: str = DEFAULT_ACCEPTANCE,
                 min_foreground: float = DEFAULT_MIN_FOREGROUND,
@@ -312,6 +297,9 @@ def iter_slices(prepared: PreparedVolume, plan: pd.DataFrame, *,
     relative_rule = acceptance == "relative_area"
     # the largest section's area, estimated on the 3-D silhouette, corrected for its bias
     references = plan["peak_area_px"].to_numpy() / _ESTIMATE_BIAS
+    size = prepared.frame_size
+    centre_iso = (np.asarray(prepared.source_shape) - 1) / 2.0
+    fossil_iso = prepared.centre + prepared.crop_origin
     # plain arrays and lists: pandas indexing per slice would cost more than the cutting
     base_all = plan[["base_p", "base_r", "base_c"]].to_numpy()
     tilted_all = plan[["normal_p", "normal_r", "normal_c"]].to_numpy()
@@ -320,12 +308,19 @@ def iter_slices(prepared: PreparedVolume, plan: pd.DataFrame, *,
     indices, jitters = plan["index"].tolist(), plan["jitter_deg"].tolist()
     for start in range(0, len(plan), _CHUNK):
         stop = min(start + _CHUNK, len(plan))
-        tilted = tilted_all[start:stop]
-        images, offsets_um = _cut(prepared, base_all[start:stop], tilted, offset_all[start:stop])
+        base, tilted = base_all[start:stop], tilted_all[start:stop]
+        # the tilted plane turns about the base plane's point nearest the fossil centre
+        along = offset_all[start:stop] - base @ (fossil_iso - centre_iso)
+        offsets_local = along * np.sum(base * tilted, axis=1)
+        images = planes_mod.sample_planes(prepared.views, tilted, offsets_local, size=size,
+                                          centre=prepared.centre, dtype=np.uint8,
+                                          fill_value=prepared.background)
+        points = fossil_iso + (along[:, None] * base)
+        offsets_um = (np.sum((points - centre_iso) * tilted, axis=1) * prepared.spacing_um).tolist()
         for k, row in enumerate(range(start, stop)):
             provenance = {
                 "plane": labels[row], "angle_deg": float(angles[row]), "index": int(indices[row]),
-                "normal_zyx": tuple(tilted[k].tolist()), "offset_um": float(offsets_um[k]),
+                "normal_zyx": tuple(tilted[k].tolist()), "offset_um": offsets_um[k],
                 "jitter_deg": float(jitters[row]), "foreground_fraction": 0.0,
                 "relative_area": 0.0 if relative_rule else float("nan"),
             }
