@@ -91,7 +91,8 @@ def summarise_yield(counts: pd.DataFrame, *, min_yield: float = DEFAULT_MIN_YIEL
     if not 0.0 < float(min_yield) <= 1.0:
         raise ValueError(f"`min_yield` must be in (0, 1]; got {min_yield}.")
     rejections = _rejection_columns(counts)
-    numeric = ["requested", "written"] + (["candidates"] if "candidates" in counts else []) + rejections
+    planned = ["candidates"] if "candidates" in counts.columns else []
+    numeric = ["requested", "written", *planned, *rejections]
     frame = counts.assign(species=counts["species"].astype(str),
                           failed=counts["error"].fillna("").astype(str) != "")
     grouped = frame.groupby("species", sort=True)

@@ -58,7 +58,8 @@ def _encode(intensity: np.ndarray, fmt: str, rng: np.random.Generator) -> tuple[
     if fmt in ("tiff_folder", "tiff_stack", "png_folder", "dicom"):
         low, high = _UINT16_WINDOW
         scaled = np.clip((intensity - low) / (high - low), 0.0, 1.0) * 65535.0
-        return np.rint(scaled).astype(np.uint16), {"dtype": "uint16", "window": list(_UINT16_WINDOW)}
+        return (np.rint(scaled).astype(np.uint16),
+                {"dtype": "uint16", "window": list(_UINT16_WINDOW)})
     gain = round(float(rng.uniform(2.0, 5.0) if fmt != "npy" else rng.uniform(0.5, 3.0)), 4)
     offset = round(float(rng.uniform(0.15, 0.35)), 4) if fmt == "npy" else 0.0
     return ((gain * (intensity - offset)).astype(np.float32),

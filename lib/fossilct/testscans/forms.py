@@ -1,10 +1,11 @@
 """Shell forms of the second test source, as implicit functions of body coordinates.
 
 A form answers, for any points in body coordinates (the form fills a sphere of radius about 1
-about the origin, ``bounding_radius``), which points lie in the shell wall and which in the lumen of which chamber
-(:meth:`ChamberChain.sample`, :meth:`ChamberletDisc.sample`). Nothing is grown or rasterised
-ahead: the scanner (:mod:`fossilct.testscans.scanner`) evaluates the form at the sample points
-of its own voxel grid, whatever the orientation, spacing or anisotropy. Two constructions:
+about the origin, ``bounding_radius``), which points lie in the shell wall and which in the
+lumen of which chamber (:meth:`ChamberChain.sample`, :meth:`ChamberletDisc.sample`). Nothing
+is grown or rasterised ahead: the scanner (:mod:`fossilct.testscans.scanner`) evaluates the
+form at the sample points of its own voxel grid, whatever the orientation, spacing or
+anisotropy. Two constructions:
 
 - :class:`ChamberChain`: chambers are ellipsoids added oldest first. A chamber's wall is its
   ellipsoid's inner rim of thickness ``wall``, except where an older chamber already occupies

@@ -166,7 +166,8 @@ def render_scan(specimen: dict, scan: dict, *, size: int) -> RenderedScan:
     >>> from fossilct.testscans.morphotypes import sample_specimen
     >>> rendered = render_scan(sample_specimen("globular_coiled", rng=1),
     ...                        sample_scan(anisotropic=True, rng=2), size=24)
-    >>> rendered.volume.shape[1:], rendered.volume.dtype.name, rendered.spacing_um[0] > rendered.spacing_um[1]
+    >>> plane_um, row_um, _ = rendered.spacing_um
+    >>> rendered.volume.shape[1:], rendered.volume.dtype.name, plane_um > row_um
     ((24, 24), 'float32', True)
     """
     if int(size) < 16:
