@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import cv2
 
-from fossilct import manifest, slice_dataset, specimens, split, synthetic, volumes
+from fossilct import manifest, slice_dataset, slicing, specimens, split, synthetic, volumes
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +57,30 @@ def test_quota_per_species_and_counts(built, dataset):
     assert per_species.min() >= 40  # small volumes may fall short by a few, never silently
     assert (counts["error"] == "").all()
     assert set(counts["threshold_method"]) <= {"otsu", "noise_floor"}
+
+
+def test_counts_explain_the_yield(built):
+    _, result = built
+    counts = result.counts
+    assert (counts["candidates"] >= counts["written"] + counts["no_fossil"]
+            + counts["below_min_foreground"]).all()
+    assert (counts["below_min_relative_area"] == 0).all()          # not the rule in use
+    summary = slicing.summarise_yield(counts)
+    assert summary["requested"].tolist() == [45, 45, 45]
+    assert (summary["written"] == result.manifest.groupby("species").size().to_numpy()).all()
+
+
+def test_relative_area_rule_is_plumbed_through(dataset, tmp_path):
+    folder, inventory = dataset
+    result = slice_dataset.build_slice_dataset(inventory, folder, tmp_path, quota_per_species=45,
+                                               image_size=32, seed=3, progress=False,
+                                               acceptance="relative_area", min_relative_area=0.9)
+    counts = result.counts
+    assert counts["below_min_relative_area"].sum() > 0 and counts["below_min_foreground"].sum() == 0
+    assert (counts["written"] + counts["shortfall"] == counts["requested"]).all()
+    with pytest.raises(ValueError, match="`acceptance` must be one of"):
+        slice_dataset.build_slice_dataset(inventory, folder, tmp_path, quota_per_species=5,
+                                          acceptance="relative")
 
 
 def test_rescans_keep_their_specimen(built, dataset):

@@ -61,6 +61,69 @@ def test_split_invariants(table, seed):
     splitting.check_split(table.assign(split=result.row_split))
 
 
+@st.composite
+def specimen_tables(draw):
+    """Random specimen tables: 3-12 specimens per species, 0-400 slices each."""
+    rows = []
+    for s in range(draw(st.integers(1, 5))):
+        for k in range(draw(st.integers(3, 12))):
+            rows.append({"specimen_id": f"sp{s}-{k}", "species": f"species_{s}",
+                         "n_slices": draw(st.integers(0, 400))})
+    return pd.DataFrame(rows)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table=specimen_tables(), test_fraction=st.floats(0.05, 0.6),
+       val_target=st.integers(1, 1500), seed=st.integers(0, 2 ** 16))
+def test_training_is_never_starved(table, test_fraction, val_target, seed):
+    result = splitting.split_by_specimen(table, test_fraction=test_fraction, val_target=val_target,
+                                         val_cap=val_target + 200, rng=seed)
+    assert result.assignment.index.is_unique                     # no specimen in two splits
+    assert set(result.assignment.index) == set(table["specimen_id"])
+    species = table.set_index("specimen_id")["species"]
+    per_species = result.assignment.groupby(species.reindex(result.assignment.index)).value_counts()
+    for name, group in table.groupby("species"):
+        n = len(group)
+        counts = per_species[name]
+        assert {"train", "val", "test"} <= set(counts.index)    # all three splits
+        assert counts["train"] >= counts["val"]                  # train never fewer than val
+        if n - counts["test"] - 1 >= np.ceil(0.5 * n):
+            assert counts["train"] >= np.ceil(0.5 * n)           # train keeps half when it can
+        else:
+            assert any(note.startswith(f"{name}: training keeps") for note in result.notes)
+        slices = group.assign(split=result.assignment[group["specimen_id"]].to_numpy())
+        total = slices.groupby("split")["n_slices"].sum()
+        noted = any(note.startswith(f"{name}: training has") for note in result.notes)
+        assert noted == (total["train"] < total["val"])          # said whenever it happens
+        remaining = slices.loc[slices["split"] != "test", "n_slices"]
+        if remaining.min() <= min(val_target + 200, remaining.sum() // 2):
+            assert total["train"] >= total["val"]                # ...and avoided when it can be
+    splitting.check_split(table.assign(split=result.row_split))
+
+
+@pytest.mark.parametrize("n_specimens, expected", [(3, (1, 1, 1)), (4, (2, 1, 1)), (5, (3, 1, 1))])
+def test_small_species_give_training_the_most_specimens(n_specimens, expected):
+    # few slices per specimen: the old split gave validation most specimens to approach the target
+    table = pd.DataFrame({"specimen_id": [f"s{i}" for i in range(n_specimens)], "species": "a",
+                          "n_slices": [30, 20, 5, 25, 40][:n_specimens]})
+    result = splitting.split_by_specimen(table, val_target=120, val_cap=160, rng=0)
+    sizes = result.assignment.value_counts()
+    assert (sizes["train"], sizes["val"], sizes["test"]) == expected
+    if n_specimens > 3:
+        assert any("under val_target=120: at most 1 of its" in note for note in result.notes)
+
+
+def test_notes_say_what_could_not_be_met():
+    three = pd.DataFrame({"specimen_id": ["a1", "a2", "a3"], "species": "a",
+                          "n_slices": [10, 500, 10]})
+    result = splitting.split_by_specimen(three, test_fraction=0.5, val_target=400, val_cap=600,
+                                         rng=0)
+    notes = " ".join(result.notes)
+    assert "a: test_fraction=0.5 of 3 specimens gives 2 test specimens; 1 used" in notes
+    assert "a: training keeps 1 of 3 specimens, fewer than min_train_fraction=0.5" in notes
+    assert all(note.startswith("a: ") and note.endswith(".") for note in result.notes)
+
+
 def test_slice_rows_and_specimen_rows_give_the_same_split():
     specimens = pd.DataFrame({"specimen_id": [f"s{i}" for i in range(6)], "species": "a",
                               "n_slices": [5, 9, 4, 7, 3, 8]})
@@ -71,15 +134,21 @@ def test_slice_rows_and_specimen_rows_give_the_same_split():
     assert by_specimen.assignment.sort_index().equals(by_slice.assignment.sort_index())
 
 
-def test_exhaustive_search_finds_the_exact_target():
+@pytest.mark.parametrize("min_train_fraction, max_val", [(0.5, 2), (0.2, 3)])
+def test_exhaustive_search_finds_the_exact_target(min_train_fraction, max_val):
     table = pd.DataFrame({"specimen_id": [f"s{i}" for i in range(8)], "species": "a",
                           "n_slices": [130, 270, 440, 610, 330, 90, 520, 700]})
-    result = splitting.split_by_specimen(table, val_target=1000, val_cap=1200, rng=3)
+    result = splitting.split_by_specimen(table, val_target=1000, val_cap=1200, rng=3,
+                                         min_train_fraction=min_train_fraction)
     remaining = table[result.assignment[table.specimen_id].to_numpy() != "test"]["n_slices"]
-    # brute force over the non-empty proper subsets of the remaining specimens
-    best = min(abs(sum(c for c, bit in zip(remaining, f"{mask:08b}"[::-1]) if bit == "1") - 1000)
-               for mask in range(1, 2 ** len(remaining) - 1))
+    # brute force over the subsets of the remaining 6 specimens that validation may take: at
+    # most 8 - 2 - ceil(0.5 * 8) = 2 (train keeps half), or 3 (never more than train keeps),
+    # holding at most half of the remaining slices
+    totals = [sum(c for c, bit in zip(remaining, f"{mask:06b}"[::-1]) if bit == "1")
+              for mask in range(1, 2 ** len(remaining) - 1) if f"{mask:b}".count("1") <= max_val]
+    best = min(abs(t - 1000) for t in totals if 2 * t <= remaining.sum())
     assert abs(_val_totals(table, result)["a"] - 1000) == best
+    assert (result.assignment == "val").sum() <= max_val
 
 
 def test_bounded_search_is_used_for_large_pools_and_respects_the_cap():
@@ -178,6 +247,8 @@ def test_apply_split_sets_the_column():
      "val_target <= val_cap"),
     (pd.DataFrame({"specimen_id": ["a", "b", "c"], "species": "x"}), {"shortlist": 0},
      "must be >= 1"),
+    (pd.DataFrame({"specimen_id": ["a", "b", "c"], "species": "x"}), {"min_train_fraction": 1.0},
+     r"`min_train_fraction` must be in \(0, 1\)"),
     (pd.DataFrame({"specimen_id": ["a", "b", "c"], "species": "x", "n_slices": [1, 2, -3]}), {},
      "`n_slices` must be non-negative"),
     (pd.DataFrame({"specimen_id": ["a", "b", "c"], "species": "x", "n_slices": [1, 2, 3]}),

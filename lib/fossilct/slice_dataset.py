@@ -20,10 +20,12 @@ Layout of ``out_dir``::
 
 A file that cannot be read or holds no fossil is recorded in ``counts.csv`` (``error``) and the
 build goes on, unless ``strict`` (then the build stops and writes nothing); a slice whose
-segmentation finds nothing or that covers less than ``min_foreground`` of its frame is counted
-and replaced by the next candidate. When files are lost, the species selection is applied again
-(``min_specimens``): a species left with too few specimens that gave slices is dropped from the
-manifest and reported, never trained on silently.
+segmentation finds nothing or that fails the acceptance rule (:mod:`fossilct.slicing.planning`)
+is counted by reason and replaced by the next candidate; ``candidates`` is the number of planes
+the file's plan offered, so a shortfall is explained (:func:`fossilct.slicing.summarise_yield`).
+When files are lost, the species selection is applied again (``min_specimens``): a species left
+with too few specimens that gave slices is dropped from the manifest and reported, never trained
+on silently.
 """
 
 from __future__ import annotations
@@ -59,9 +61,9 @@ __all__ = [
     "read_slice_examples",
 ]
 
-COUNT_COLUMNS = ("file", "species", "specimen_id", "requested", "written", "no_fossil",
-                 "below_min_foreground", "shortfall", "threshold_method", "mount_voxels",
-                 "touches_border", "error", "seconds")
+COUNT_COLUMNS = ("file", "species", "specimen_id", "requested", "written", "candidates",
+                 "no_fossil", "below_min_foreground", "below_min_relative_area", "shortfall",
+                 "threshold_method", "mount_voxels", "touches_border", "error", "seconds")
 DEFAULT_EXAMPLES_PER_SPECIES = 4
 MANIFEST_FILE = "manifest.csv"
 COUNTS_FILE = "counts.csv"
@@ -106,7 +108,7 @@ class _FileTask:
     n_slices: int
     seed: int
     plane_set: planes.PlaneSet
-    min_foreground: float
+    rule: dict
     jitter_deg: float
     segment_options: dict
     prepare_options: dict
@@ -141,8 +143,9 @@ def _process_file(task: _FileTask) -> tuple[list[dict], dict, list[dict]]:
     """Worker: one volume -> manifest rows, a counts row and gallery examples (PNGs written)."""
     start = time.perf_counter()
     counts = {"file": task.file, "species": task.species, "specimen_id": task.specimen_id,
-              "requested": task.n_slices, "written": 0, "no_fossil": 0,
-              "below_min_foreground": 0, "shortfall": task.n_slices, "threshold_method": "",
+              "requested": task.n_slices, "written": 0, "candidates": 0, "no_fossil": 0,
+              "below_min_foreground": 0, "below_min_relative_area": 0,
+              "shortfall": task.n_slices, "threshold_method": "",
               "mount_voxels": 0, "touches_border": False, "error": ""}
     rows, examples = [], []
     if task.n_slices == 0:
@@ -160,16 +163,16 @@ def _process_file(task: _FileTask) -> tuple[list[dict], dict, list[dict]]:
                   mount_voxels=prepared.mount_voxels,
                   touches_border=prepared.masks.touches_border)
     plan = slicing.plan_slices(prepared, task.plane_set, n_slices=task.n_slices,
-                               min_foreground=task.min_foreground, jitter_deg=task.jitter_deg,
-                               rng=task.seed)
+                               jitter_deg=task.jitter_deg, rng=task.seed, **task.rule)
+    counts["candidates"] = len(plan)
     images_dir = Path(task.images_dir)
     # manifest paths start with "images/": the worker writes into the temporary images folder
     _target(images_dir, manifest.image_path_for(task.species, "_")).parent.mkdir(
         parents=True, exist_ok=True)
     shape_text = format_triplet(prepared.source_shape)
     example_planes = set()
-    for record in slicing.iter_slices(prepared, plan, min_foreground=task.min_foreground,
-                                      segment_options=task.segment_options):
+    for record in slicing.iter_slices(prepared, plan, segment_options=task.segment_options,
+                                      **task.rule):
         if counts["written"] >= task.n_slices:
             break
         if record.status != "ok":
@@ -243,7 +246,9 @@ def build_slice_dataset(inventory: pd.DataFrame, data_dir: str | os.PathLike,
                         out_dir: str | os.PathLike, *, quota_per_species: int,
                         image_size: int = DEFAULT_IMAGE_SIZE,
                         plane_set: planes.PlaneSet | None = None,
+                        acceptance: str = slicing.DEFAULT_ACCEPTANCE,
                         min_foreground: float = slicing.DEFAULT_MIN_FOREGROUND,
+                        min_relative_area: float = slicing.DEFAULT_MIN_RELATIVE_AREA,
                         jitter_deg: float = slicing.DEFAULT_JITTER_DEG, seed: int = 0,
                         n_workers: int = 1, progress: bool = True,
                         segment_options: dict | None = None, prepare_options: dict | None = None,
@@ -268,8 +273,15 @@ def build_slice_dataset(inventory: pd.DataFrame, data_dir: str | os.PathLike,
         Side of the PNG images, default 224.
     plane_set : fossilct.planes.PlaneSet, keyword-only
         Default :func:`fossilct.planes.standard_planes` (3 axes + 24 oblique planes).
+    acceptance : {"frame_fraction", "relative_area"}, keyword-only
+        Slice acceptance rule (:mod:`fossilct.slicing.planning`), default ``"frame_fraction"``
+        (the study's).
     min_foreground : float, keyword-only
-        Minimum fraction of the slice frame covered by the fossil, default 0.02.
+        ``"frame_fraction"``: minimum fraction of the slice frame covered by the fossil,
+        default 0.02.
+    min_relative_area : float, keyword-only
+        ``"relative_area"``: minimum area relative to the fossil's largest section along the
+        same normal, default 0.5.
     jitter_deg : float, keyword-only
         Maximum random tilt of each slice's normal, default 5 degrees.
     seed : int, keyword-only
@@ -298,7 +310,7 @@ def build_slice_dataset(inventory: pd.DataFrame, data_dir: str | os.PathLike,
     TypeError
         If `inventory` is not a DataFrame.
     ValueError
-        Missing columns, nothing selected, duplicate files, invalid quota or worker count.
+        Missing columns, nothing selected, duplicate files, invalid quota, rule or worker count.
     FileNotFoundError
         If `data_dir` does not exist.
     SliceDatasetError
@@ -313,6 +325,9 @@ def build_slice_dataset(inventory: pd.DataFrame, data_dir: str | os.PathLike,
         )
     if int(n_workers) < 1:
         raise ValueError(f"`n_workers` must be >= 1; got {n_workers}.")
+    rule = {"acceptance": acceptance, "min_foreground": float(min_foreground),
+            "min_relative_area": float(min_relative_area)}
+    slicing.check_acceptance(**rule)
     quota = slicing.allocate_quota(inventory, quota_per_species)
     plane_set = planes.standard_planes() if plane_set is None else plane_set
     segment_options = {**dict(segment_options or {}), "image_size": int(image_size)}
@@ -321,8 +336,7 @@ def build_slice_dataset(inventory: pd.DataFrame, data_dir: str | os.PathLike,
     with atomic.atomic_dir(out_dir / "images") as images_dir:
         tasks = _tasks(inventory, data_dir, images_dir, quota, seed=seed,
                        examples_per_species=int(examples_per_species), plane_set=plane_set,
-                       min_foreground=float(min_foreground), jitter_deg=float(jitter_deg),
-                       segment_options=segment_options,
+                       rule=rule, jitter_deg=float(jitter_deg), segment_options=segment_options,
                        prepare_options=dict(prepare_options or {}))
         bar = _progress(len(tasks), progress)
         if int(n_workers) == 1:

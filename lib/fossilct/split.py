@@ -8,15 +8,30 @@ reference code split by file and so leaked re-scans across splits; here the grou
 Stage 1 (test): per species, ``round(test_fraction * n_specimens)`` specimens, at least one and
 leaving at least two, drawn at random (seeded).
 
-Stage 2 (validation): per species, a non-empty proper subset of the remaining specimens (so that
-training keeps at least one) whose slice total is close to ``val_target`` and at most
-``val_cap``. Candidate subsets are enumerated exhaustively when there are at most
+Training has priority over validation in specimens: per species, validation may take at most
+``n_remaining - ceil(min_train_fraction * n_specimens)`` of the remaining specimens, and never
+more than training keeps, but at least one. With the default ``min_train_fraction=0.5`` and
+``test_fraction=0.2``: 3 specimens give 1 / 1 / 1 (train / val / test), 4 give 2 / 1 / 1,
+5 give 3 / 1 / 1, 8 give 4-5 / 1-2 / 2, 20 give at least 10 / at most 6 / 4. (Without this limit
+a species with few slices per specimen gave most of its specimens to validation to approach
+``val_target`` and trained on one.)
+
+Stage 2 (validation): per species, a subset of the remaining specimens, within that limit,
+whose slice total is close to ``val_target`` and at most ``val_cap`` and, whenever a subset
+allows it, at most half of the remaining slices (validation never holds more slices than
+training). Candidate subsets are enumerated exhaustively when there are at most
 ``max_subsets`` of them, otherwise found by a bounded search (seeded random restarts of a greedy
 fill followed by add / remove / swap moves). Each species keeps its ``shortlist`` best
 candidates (closest to the target, then fewer specimens); a coordinate descent over species then
 picks one candidate per species minimising ``CV(val sizes) + |mean(val sizes) - val_target| /
-val_target``, i.e. balanced classes near the target. When even the smallest remaining specimen
-exceeds ``val_cap``, it is used alone and the result's ``notes`` say so.
+val_target``, i.e. balanced classes near the target.
+
+The result's ``notes`` say, per species, when a target or limit cannot be met and what was done
+instead: ``test_fraction`` rounding to no test specimen or leaving fewer than two (clamped);
+training keeping fewer than ``min_train_fraction`` of the specimens (too few specimens);
+validation below ``val_target`` because the specimen limit stopped it (the total it has);
+the smallest remaining specimen exceeding ``val_cap`` (it alone is the validation set); and
+training ending with fewer slices than validation (when no subset avoids it).
 
 The coefficient of variation (CV) of class sizes is ``std / mean`` (population std, ``ddof=0``)
 of the per-species slice counts in one split, in percent.
@@ -54,6 +69,7 @@ DEFAULT_VAL_TARGET = 1000
 DEFAULT_VAL_CAP = 1200
 DEFAULT_MAX_SUBSETS = 2 ** 16
 DEFAULT_SHORTLIST = 8
+DEFAULT_MIN_TRAIN_FRACTION = 0.5
 MIN_SPECIMENS = 3
 """A species needs one specimen for each of train, validation and test."""
 
@@ -91,7 +107,8 @@ class SplitResult:
     valid_for_reporting : bool
         False for the slice-level mode.
     notes : tuple of str
-        Remarks, e.g. a species whose smallest validation specimen exceeds the cap.
+        ``"<species>: <what could not be met and what was done instead>."``, sorted by species
+        (see the module docstring); in slice-level mode, the leakage warning.
     """
 
     row_split: pd.Series
@@ -160,13 +177,14 @@ def _subset_key(total: int, size: int, target: float) -> tuple:
     return (abs(total - target), size)
 
 
-def _exhaustive_candidates(counts: np.ndarray, target: float, cap: float, shortlist: int):
+def _exhaustive_candidates(counts: np.ndarray, target: float, cap: float, shortlist: int,
+                           max_size: int):
     n = counts.size
     masks = np.arange(1, 2 ** n - 1, dtype=np.int64)  # non-empty proper subsets
     bits = ((masks[:, None] >> np.arange(n)) & 1).astype(bool)
     totals = bits @ counts
     sizes = bits.sum(axis=1)
-    ok = totals <= cap
+    ok = (totals <= cap) & (sizes <= max_size)
     if not ok.any():
         return []
     masks, bits, totals, sizes = masks[ok], bits[ok], totals[ok], sizes[ok]
@@ -182,13 +200,14 @@ def _exhaustive_candidates(counts: np.ndarray, target: float, cap: float, shortl
     return chosen
 
 
-def _local_search(members: set, counts: np.ndarray, target: float, cap: float) -> set:
+def _local_search(members: set, counts: np.ndarray, target: float, cap: float,
+                  max_size: int) -> set:
     n = counts.size
     total = int(counts[list(members)].sum())
     while True:
         best, best_members = abs(total - target), None
         outside = [i for i in range(n) if i not in members]
-        moves = [members | {i} for i in outside if len(members) + 1 < n]
+        moves = [members | {i} for i in outside if len(members) + 1 <= max_size]
         moves += [members - {j} for j in members if len(members) > 1]
         moves += [(members - {j}) | {i} for j in members for i in outside]
         for move in moves:
@@ -202,14 +221,14 @@ def _local_search(members: set, counts: np.ndarray, target: float, cap: float) -
 
 
 def _bounded_candidates(counts: np.ndarray, target: float, cap: float, shortlist: int,
-                        rng: np.random.Generator, max_subsets: int):
+                        rng: np.random.Generator, max_subsets: int, max_size: int):
     n = counts.size
     found = {}
     restarts = max(1, min(_RESTARTS, max_subsets // max(1, n * n)))
     for _ in range(restarts):
         members, total = set(), 0
         for i in rng.permutation(n):
-            if len(members) + 1 < n and total + counts[i] <= cap and total < target:
+            if len(members) < max_size and total + counts[i] <= cap and total < target:
                 members.add(int(i))
                 total += int(counts[i])
         if not members:
@@ -217,7 +236,7 @@ def _bounded_candidates(counts: np.ndarray, target: float, cap: float, shortlist
             if counts[smallest] > cap:
                 continue
             members = {smallest}
-        members = _local_search(members, counts, target, cap)
+        members = _local_search(members, counts, target, cap, max_size)
         total = int(counts[list(members)].sum())
         key = _subset_key(total, len(members), target)
         if total not in found or key < found[total][0]:
@@ -230,23 +249,28 @@ def _objective(totals: np.ndarray, target: float) -> float:
     return coefficient_of_variation(totals) / 100.0 + abs(totals.mean() - target) / target
 
 
-def _choose_validation(pools: dict, target: float, cap: float, shortlist: int,
+def _choose_validation(pools: dict, limits: dict, target: float, cap: float, shortlist: int,
                        max_subsets: int, rng: np.random.Generator):
-    """Return {species: tuple of specimen ids} and notes."""
-    candidates, notes = {}, []
+    """Return {species: tuple of specimen ids} and {species: note} for caps that cannot hold."""
+    candidates, notes = {}, {}
     for species, pool in pools.items():
         counts = pool["n_slices"].to_numpy(np.int64)
-        if 2 ** counts.size - 2 <= max_subsets:
-            found = _exhaustive_candidates(counts, target, cap, shortlist)
-        else:
-            found = _bounded_candidates(counts, target, cap, shortlist, rng, max_subsets)
+
+        def search(limit):
+            if 2 ** counts.size - 2 <= max_subsets:
+                return _exhaustive_candidates(counts, target, limit, shortlist, limits[species])
+            return _bounded_candidates(counts, target, limit, shortlist, rng, max_subsets,
+                                       limits[species])
+
+        # validation holds no more slices than training keeps, whenever a subset allows it
+        found = search(min(cap, counts.sum() // 2)) or search(cap)
         if not found:
             smallest = int(np.argmin(counts))
             found = [(smallest,)]
-            notes.append(
-                f"{species}: the smallest remaining specimen "
-                f"({pool['specimen_id'].iloc[smallest]}, {int(counts[smallest])} slices) exceeds "
-                f"val_cap={cap:g}; it alone is the validation set."
+            notes[species] = (
+                f"the smallest remaining specimen ({pool['specimen_id'].iloc[smallest]}, "
+                f"{int(counts[smallest])} slices) exceeds val_cap={cap:g}; it alone is the "
+                f"validation set"
             )
         candidates[species] = [(int(counts[list(c)].sum()), c) for c in found]
     species_list = list(pools)
@@ -288,7 +312,8 @@ def split_by_specimen(slices: pd.DataFrame, *, test_fraction: float = DEFAULT_TE
                       val_target: int = DEFAULT_VAL_TARGET, val_cap: int = DEFAULT_VAL_CAP,
                       rng: int | np.random.Generator = 0, mode: str = "specimen",
                       max_subsets: int = DEFAULT_MAX_SUBSETS,
-                      shortlist: int = DEFAULT_SHORTLIST) -> SplitResult:
+                      shortlist: int = DEFAULT_SHORTLIST,
+                      min_train_fraction: float = DEFAULT_MIN_TRAIN_FRACTION) -> SplitResult:
     """Split slices into train / val / test by specimen (see the module docstring).
 
     Parameters
@@ -312,6 +337,10 @@ def split_by_specimen(slices: pd.DataFrame, *, test_fraction: float = DEFAULT_TE
         bounded search is used. Default 2**16 (up to 16 specimens).
     shortlist : int, keyword-only
         Candidate subsets kept per species for the joint CV search; default 8.
+    min_train_fraction : float, keyword-only
+        Share of each species' specimens that training keeps before validation takes any
+        (rounded up; validation still gets one, and never more than training), in (0, 1);
+        default 0.5.
 
     Returns
     -------
@@ -329,9 +358,12 @@ def split_by_specimen(slices: pd.DataFrame, *, test_fraction: float = DEFAULT_TE
     ...                       "n_slices": [300, 500, 700, 400, 600]})
     >>> result = split_by_specimen(table, val_target=800, val_cap=1000, rng=0)
     >>> sorted(result.assignment.value_counts().items())
-    [('test', 1), ('train', 2), ('val', 2)]
+    [('test', 1), ('train', 3), ('val', 1)]
     >>> int(result.summary.loc[result.summary.species == "a", "n_slices_val"].iloc[0])
-    800
+    700
+    >>> print(result.notes[0])  # doctest: +NORMALIZE_WHITESPACE
+    a: validation has 700 slices, under val_target=800: at most 1 of its 4 non-test specimens
+    may go to validation, so that training keeps 3.
     """
     if mode not in ("specimen", "slice_level"):
         raise SplitError(f"`mode` must be 'specimen' or 'slice_level'; got {mode!r}.")
@@ -341,6 +373,8 @@ def split_by_specimen(slices: pd.DataFrame, *, test_fraction: float = DEFAULT_TE
         raise SplitError(
             f"Need 0 < val_target <= val_cap; got val_target={val_target}, val_cap={val_cap}."
         )
+    if not 0.0 < float(min_train_fraction) < 1.0:
+        raise SplitError(f"`min_train_fraction` must be in (0, 1); got {min_train_fraction}.")
     if int(max_subsets) < 1 or int(shortlist) < 1:
         raise SplitError(f"`max_subsets` and `shortlist` must be >= 1; got {max_subsets}, {shortlist}.")
     rng = np.random.default_rng(rng)
@@ -361,24 +395,66 @@ def split_by_specimen(slices: pd.DataFrame, *, test_fraction: float = DEFAULT_TE
                            _cv_from_summary(summary), mode, False,
                            ("slice-level split: slices of one specimen are in several splits; "
                             "NOT valid for reporting (leakage experiment only)",))
-    test_ids, pools = [], {}
+    test_ids, pools, limits, notes = [], {}, {}, {}
     for species, group in counts.groupby("species", sort=True):
         n = len(group)
-        n_test = min(max(1, int(round(float(test_fraction) * n))), n - 2)
+        n_test, limits[species], species_notes = _specimen_limits(
+            n, test_fraction=float(test_fraction), min_train_fraction=float(min_train_fraction))
+        notes[species] = species_notes
         picked = np.sort(rng.choice(n, size=n_test, replace=False))
         test_ids += group["specimen_id"].iloc[picked].tolist()
         pools[species] = group.drop(group.index[picked]).reset_index(drop=True)
-    val_sets, notes = _choose_validation(pools, float(val_target), float(val_cap), int(shortlist),
-                                         int(max_subsets), rng)
+    val_sets, cap_notes = _choose_validation(pools, limits, float(val_target), float(val_cap),
+                                             int(shortlist), int(max_subsets), rng)
     assignment = pd.Series("train", index=counts["specimen_id"].to_numpy(), name="split", dtype=object)
     assignment[test_ids] = "test"
     for ids in val_sets.values():
         assignment[list(ids)] = "val"
     assignment.index.name = "specimen_id"
+    for species, pool in pools.items():
+        if species in cap_notes:
+            notes[species].append(cap_notes[species])
+        notes[species] += _validation_notes(pool, val_sets[species], limits[species],
+                                            val_target=int(val_target))
     row_split = slices["specimen_id"].astype(str).map(assignment).rename("split")
     summary = summarise_split(slices, row_split, mode=mode)
     return SplitResult(row_split, assignment, summary, _cv_from_summary(summary), mode, True,
-                       tuple(notes))
+                       tuple(f"{species}: {note}." for species in sorted(notes)
+                             for note in notes[species]))
+
+
+def _specimen_limits(n: int, *, test_fraction: float, min_train_fraction: float):
+    """Test specimens, the most validation may take, and notes, for a species of `n` specimens."""
+    notes = []
+    wanted = int(round(test_fraction * n))
+    n_test = min(max(1, wanted), n - 2)
+    if n_test != wanted:
+        notes.append(f"test_fraction={test_fraction:g} of {n} specimens gives {wanted} test "
+                     f"specimens; {n_test} used (test needs one, train and validation one each)")
+    remaining = n - n_test
+    train_min = int(np.ceil(min_train_fraction * n))
+    max_val = max(1, min(remaining - train_min, remaining // 2))
+    if remaining - max_val < train_min:
+        notes.append(f"training keeps {remaining - max_val} of {n} specimens, fewer than "
+                     f"min_train_fraction={min_train_fraction:g} asks ({train_min}): too few "
+                     f"specimens")
+    return n_test, max_val, notes
+
+
+def _validation_notes(pool: pd.DataFrame, chosen: tuple, max_val: int, *, val_target: int):
+    """Notes on a species' validation set: the specimen limit stopping it short of the target,
+    and training ending with fewer slices than validation."""
+    notes = []
+    in_val = pool["specimen_id"].isin(chosen)
+    val_total = int(pool.loc[in_val, "n_slices"].sum())
+    train_total = int(pool.loc[~in_val, "n_slices"].sum())
+    if val_total < val_target and len(chosen) == max_val and max_val < len(pool) - 1:
+        notes.append(f"validation has {val_total} slices, under val_target={val_target}: at most "
+                     f"{max_val} of its {len(pool)} non-test specimens may go to validation, so "
+                     f"that training keeps {len(pool) - max_val}")
+    if train_total < val_total:
+        notes.append(f"training has {train_total} slices, fewer than validation's {val_total}")
+    return notes
 
 
 def _cv_from_summary(summary: pd.DataFrame) -> dict:
