@@ -195,7 +195,8 @@ class Run:
 
     def problems(self) -> list[str]:
         """What the finished steps reported that a reader must not miss: files that could not be
-        sliced, species left out after that, remarks of the split."""
+        sliced, species left out after that or short of their slice quota, remarks of the
+        split."""
         found = []
         if self.is_finished("02_slices"):
             from fossilct.slice_dataset import file_errors, read_counts, read_dropped
@@ -205,6 +206,12 @@ class Run:
                       for r in file_errors(read_counts(slices_dir)).itertuples()]
             found += [f"02_slices: species {r.species} left out: {r.reason}"
                       for r in read_dropped(slices_dir).itertuples()]
+            from fossilct.slicing import summarise_yield
+
+            yields = summarise_yield(read_counts(slices_dir))
+            found += [f"02_slices: species {r.species} got {r.written} of {r.requested} slices "
+                      f"({r.yield_pct:.0f}% of its quota): {r.why_not}"
+                      for r in yields[yields["under_quota"]].itertuples()]
         if self.is_finished("03_split"):
             notes = (self.output("03_split") / "notes.txt").read_text().splitlines()
             found += [f"03_split: {note}" for note in notes if note.strip()]
