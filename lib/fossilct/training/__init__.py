@@ -4,10 +4,12 @@
 
 - :func:`set_global_seed`, :func:`configure_device` (``device``)
 - :func:`fit_model` (``fit``), built on the state and callbacks of ``state``
+- :func:`backup_fingerprint` (``fingerprint``): what a resumed backup must match
 - :func:`save_training_outputs`, :func:`load_training_outputs` (``outputs``)
 """
 
 from fossilct.training.device import DeviceConfig, configure_device, set_global_seed
+from fossilct.training.fingerprint import backup_fingerprint
 from fossilct.training.fit import fit_model
 from fossilct.training.outputs import (OUTPUT_FILES, load_training_outputs,
                                        save_training_outputs, write_tensorboard_logs)
@@ -17,6 +19,7 @@ __all__ = [
     "DeviceConfig",
     "configure_device",
     "fit_model",
+    "backup_fingerprint",
     "OUTPUT_FILES",
     "save_training_outputs",
     "load_training_outputs",
