@@ -302,8 +302,9 @@ def test_selected_column_follows_the_inventory_contract_columns():
     selected, _ = select_species(inventory, min_specimens=1)
     assert list(selected.columns) == ["file", "species", "specimen_id", "format", "shape_zyx",
                                       "spacing_zyx_um", "selected", "seed"]
-    again, _ = select_species(selected, min_specimens=9)
-    assert list(again.columns) == list(selected.columns) and not again["selected"].any()
+    again, _ = select_species(selected, min_specimens=4)
+    assert list(again.columns) == list(selected.columns)
+    assert again["selected"].tolist() == (again["species"] == "a").tolist()
 
 
 def test_selection_invariants_on_random_inventories():
@@ -314,6 +315,11 @@ def test_selection_invariants_on_random_inventories():
         specimen = [f"{s}{rng.integers(0, 5)}" for s in species]
         inventory = pd.DataFrame({"species": species, "specimen_id": specimen})
         min_specimens = int(rng.integers(1, 6))
+        most = pd.Series(specimen).groupby(species).nunique().max()
+        if most < min_specimens:
+            with pytest.raises(SpecimenTableError, match=r"no species has at least"):
+                select_species(inventory, min_specimens=min_specimens)
+            continue
         selected, report = select_species(inventory, min_specimens=min_specimens)
         for row in report.itertuples():
             rows = inventory[inventory["species"] == row.species]
@@ -325,6 +331,16 @@ def test_selection_invariants_on_random_inventories():
         assert report["n_specimens"].is_monotonic_decreasing
         pd.testing.assert_frame_equal(report, select_species(inventory,
                                                              min_specimens=min_specimens)[1])
+
+
+def test_selecting_no_species_is_an_error_listing_every_count():
+    with pytest.raises(SpecimenTableError,
+                       match=r"no species has at least `min_specimens`=5 distinct specimens, so "
+                             r"nothing is selected\. Specimens per species: 'a': 4 specimens; "
+                             r"'b': 3 specimens; 'c': 1 specimen\. To fix: lower `min_specimens` "
+                             r"\(to 4 or less\) in the profile's 01_dataset block, or add "
+                             r"specimens"):
+        select_species(make_inventory(), min_specimens=5)
 
 
 def test_select_species_on_an_empty_inventory():
