@@ -1,5 +1,6 @@
 """Tests of fossilct.specimens: the specimens table, the inventory, and species selection."""
 
+import re
 import warnings
 
 import numpy as np
@@ -163,6 +164,98 @@ def test_file_listed_twice_with_the_same_species(data_dir):
     with pytest.raises(SpecimenTableError, match=r"lines 2, 3: file 'a1.npz' is listed 2 times; "
                                                  r"list each file once"):
         read_specimen_table(data_dir)
+
+
+SMALL_TABLE = "file,species,specimen_id,voxel_size_um\na1.npz,Nummulites é,N1,2.5\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be"])
+def test_read_table_in_utf8_or_utf16_with_a_byte_order_mark(data_dir, encoding):
+    bom = {"utf-16-le": "\ufeff", "utf-16-be": "\ufeff"}.get(encoding, "")
+    (data_dir / "specimens.csv").write_bytes((bom + SMALL_TABLE).encode(encoding))
+    table = read_specimen_table(data_dir)
+    assert list(table.columns) == ["file", "species", "specimen_id", "voxel_size_um"]
+    assert table["species"].tolist() == ["Nummulites é"]
+
+
+def test_a_latin1_table_is_refused_with_the_byte_its_line_and_the_fix(data_dir):
+    (data_dir / "specimens.csv").write_bytes(SMALL_TABLE.encode("latin-1"))
+    with pytest.raises(SpecimenTableError,
+                       match=r"specimens\.csv' cannot be read as text: byte 57 \(line 2\) is 0xE9 "
+                             r"\(in Latin-1/Windows-1252 that byte is 'é'\), invalid in UTF-8\. "
+                             r"Encodings read: UTF-8, UTF-8 with BOM, UTF-16 with BOM\. Save the "
+                             r"table as UTF-8"):
+        read_specimen_table(data_dir)
+
+
+def test_a_utf16_table_without_byte_order_mark_is_refused(data_dir):
+    (data_dir / "specimens.csv").write_bytes(SMALL_TABLE.encode("utf-16-le"))
+    with pytest.raises(SpecimenTableError, match=r"holds NUL bytes: it is UTF-16 without a "
+                                                 r"byte-order mark.*Save it as UTF-8"):
+        read_specimen_table(data_dir)
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_semicolon_or_tab_separated_tables_are_read(data_dir, separator):
+    write_table(data_dir, SMALL_TABLE.replace(",", separator))
+    table = read_specimen_table(data_dir)
+    assert table.to_dict("list") == {"file": ["a1.npz"], "species": ["Nummulites é"],
+                                     "specimen_id": ["N1"], "voxel_size_um": [2.5]}
+
+
+def test_semicolon_table_problems_name_the_separator_and_decimal_commas(data_dir):
+    write_table(data_dir, "file;species;specimen_id;voxel_size_um\na1.npz;x;1;2,5\na2.npz;x\n")
+    with pytest.raises(SpecimenTableError) as info:
+        read_specimen_table(data_dir)
+    assert "line 2: voxel_size_um must be a positive number (µm) or empty; got '2,5' (write " \
+           "decimals with a point)" in str(info.value)
+    assert "line 3: 2 fields but the header has 4 (a stray or missing semicolon?)" in \
+           str(info.value)
+
+
+def test_a_comma_header_with_semicolons_inside_a_name_stays_comma_separated(data_dir):
+    write_table(data_dir, "file,species,specimen_id,notes\na1.npz,x,1,a;b;c\n")
+    assert read_specimen_table(data_dir)["notes"].tolist() == ["a;b;c"]
+
+
+@pytest.fixture
+def outside(tmp_path, data_dir):
+    """A volume next to the data folder, and a link inside the folder that leads to it."""
+    elsewhere = tmp_path.parent / f"{tmp_path.name}_elsewhere"
+    volumes.save_volume(elsewhere / "secret.npz", volume(5), 1.0)
+    (data_dir / "link.npz").symlink_to(elsewhere / "secret.npz")
+    return elsewhere
+
+
+@pytest.mark.parametrize("file, how", [("../{name}/secret.npz", ""),
+                                       ("scans/../../{name}/secret.npz", ""),
+                                       ("link.npz", " through a symbolic link")])
+def test_files_outside_the_data_folder_are_refused(data_dir, outside, file, how):
+    file = file.format(name=outside.name)
+    write_table(data_dir, f"file,species,specimen_id\n{file},x,1\n")
+    with pytest.raises(SpecimenTableError,
+                       match=rf"line 2: file '{re.escape(file)}' leads{how} to '.*secret.npz', "
+                             r"outside the data folder .*; move the volume into the folder, or "
+                             r"pass allow_outside=True"):
+        read_specimen_table(data_dir)
+    table = pd.DataFrame({"file": [file], "species": ["x"], "specimen_id": ["1"]})
+    with pytest.raises(SpecimenTableError, match=r"outside the data folder"):
+        build_inventory(table, data_dir)
+    with pytest.raises(SpecimenTableError, match=r"outside the data folder"):
+        load_examples(table.assign(spacing_zyx_um="1x1x1"), data_dir)
+
+
+def test_allow_outside_reads_files_outside_the_data_folder(data_dir, outside):
+    absolute = outside / "secret.npz"
+    write_table(data_dir, f"file,species,specimen_id\n../{outside.name}/secret.npz,x,1\n"
+                          f"link.npz,x,2\n{absolute},y,3\n")
+    with pytest.raises(SpecimenTableError, match=r"line 4: file '.*secret.npz' must be relative "
+                                                 r"to the data folder \(or pass allow_outside"):
+        read_specimen_table(data_dir)
+    table = read_specimen_table(data_dir, allow_outside=True)
+    inventory = build_inventory(table, data_dir, allow_outside=True)
+    assert inventory["shape_zyx"].tolist() == ["6x10x12"] * 3
+    assert len(load_examples(inventory, data_dir, allow_outside=True)) == 2
 
 
 # ---------------------------------------------------------------- parse_triplet / format_triplet

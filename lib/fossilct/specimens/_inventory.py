@@ -15,7 +15,7 @@ import pandas as pd
 from fossilct import volumes
 
 from ._table import (REQUIRED_COLUMNS, SPECIMEN_TABLE, check_table, duplicate_problems,
-                     problems_error)
+                     outside_problem, problems_error)
 
 INVENTORY_COLUMNS = ("file", "species", "specimen_id", "format", "shape_zyx", "spacing_zyx_um")
 
@@ -77,7 +77,8 @@ def format_triplet(values: Sequence[float]) -> str:
                     else np.format_float_positional(float(value), trim="-") for value in values)
 
 
-def build_inventory(table: pd.DataFrame, data_dir: str | os.PathLike) -> pd.DataFrame:
+def build_inventory(table: pd.DataFrame, data_dir: str | os.PathLike, *,
+                    allow_outside: bool = False) -> pd.DataFrame:
     """List every volume of the table with its format, shape and spacing, reading headers only.
 
     Parameters
@@ -86,6 +87,8 @@ def build_inventory(table: pd.DataFrame, data_dir: str | os.PathLike) -> pd.Data
         The specimens table, as returned by `read_specimen_table`.
     data_dir : path-like
         The folder the table's ``file`` entries are relative to.
+    allow_outside : bool
+        Read files that lead outside `data_dir` (see `read_specimen_table`). Default False.
 
     Returns
     -------
@@ -108,8 +111,8 @@ def build_inventory(table: pd.DataFrame, data_dir: str | os.PathLike) -> pd.Data
     TypeError
         If `table` is not a DataFrame.
     SpecimenTableError
-        If `table` lacks a required column, or listing every file whose header cannot be read
-        or that does not hold a 3-D volume.
+        If `table` lacks a required column, or listing every file that leads outside
+        `data_dir`, whose header cannot be read or that does not hold a 3-D volume.
 
     Examples
     --------
@@ -127,6 +130,10 @@ def build_inventory(table: pd.DataFrame, data_dir: str | os.PathLike) -> pd.Data
     rows, problems = [], []
     for record in table.to_dict("records"):
         file = record["file"]
+        outside = None if allow_outside else outside_problem(data_dir, file)
+        if outside:
+            problems.append(outside)
+            continue
         try:
             header = volumes.read_header(data_dir / file)
         except (volumes.VolumeError, OSError) as exc:
@@ -229,8 +236,8 @@ def check_inventory(inventory: pd.DataFrame) -> None:
                              "editing it.")
 
 
-def load_examples(inventory: pd.DataFrame, data_dir: str | os.PathLike
-                  ) -> dict[str, np.ndarray]:
+def load_examples(inventory: pd.DataFrame, data_dir: str | os.PathLike, *,
+                  allow_outside: bool = False) -> dict[str, np.ndarray]:
     """Load one volume per species, for a gallery: the first file of the species' first specimen.
 
     Only selected species are used when the inventory has a ``selected`` column. Volumes are
@@ -242,6 +249,8 @@ def load_examples(inventory: pd.DataFrame, data_dir: str | os.PathLike
         With at least ``file``, ``species``, ``specimen_id`` and ``spacing_zyx_um``.
     data_dir : path-like
         The folder the ``file`` entries are relative to.
+    allow_outside : bool
+        Read files that lead outside `data_dir` (see `read_specimen_table`). Default False.
 
     Returns
     -------
@@ -254,7 +263,7 @@ def load_examples(inventory: pd.DataFrame, data_dir: str | os.PathLike
     TypeError
         If `inventory` is not a DataFrame.
     SpecimenTableError
-        If `inventory` lacks a needed column.
+        If `inventory` lacks a needed column, or a file leads outside `data_dir`.
     fossilct.volumes.VolumeError
         If a volume cannot be loaded (the message names the file).
 
@@ -273,6 +282,10 @@ def load_examples(inventory: pd.DataFrame, data_dir: str | os.PathLike
     examples = {}
     for species, group in rows.groupby("species", sort=True):
         first = group.iloc[0]
+        outside = None if allow_outside else outside_problem(Path(data_dir), first["file"])
+        if outside:
+            raise problems_error("the inventory", [outside],
+                                 "Rebuild it with read_specimen_table and build_inventory.")
         volume = volumes.load_volume(Path(data_dir) / first["file"],
                                      spacing_um=parse_triplet(first["spacing_zyx_um"]))
         examples[f"{species} · {first['specimen_id']}"] = volume.data
