@@ -239,7 +239,8 @@ def test_backup_with_a_missing_file_is_discarded(tiny, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         training.fit_model(_model(), train, val, callbacks=[_Interrupt(1)], **kwargs)
     next((tmp_path / "backup").glob("latest-*")).unlink()
-    with pytest.warns(UserWarning, match=r"its file\(s\) \['latest-p1e1\.weights\.h5'\] are missing"):
+    with pytest.warns(UserWarning,
+                      match=r"its file\(s\) \['latest-p1e1\.weights\.h5'\] are missing"):
         training.fit_model(_model(), train, val, **kwargs)
 
 
