@@ -122,3 +122,14 @@ def test_read_query_image_errors(tmp_path):
     (tmp_path / "broken.tif").write_bytes(b"II*\x00garbage")
     with pytest.raises(MatchingError, match="is not an image"):
         read_query_image(tmp_path / "broken.tif")
+
+
+def test_read_query_image_refuses_a_huge_image_or_a_stack_before_decoding(tmp_path):
+    with tifffile.TiffWriter(tmp_path / "huge.tif") as writer:
+        writer.write(shape=(20000, 20000), dtype=np.uint8)  # a header, no pixel data
+    with pytest.raises(MatchingError, match=r"Query image: .*huge.tif' has 20000 x 20000 = 400.0 "
+                                            r"megapixels, more than the 40 megapixels read"):
+        read_query_image(tmp_path / "huge.tif")
+    tifffile.imwrite(tmp_path / "stack.tif", np.zeros((6, 20, 20), np.uint8))
+    with pytest.raises(MatchingError, match=r"TIFF with 6 pages .*not a stack"):
+        read_query_image(tmp_path / "stack.tif")
