@@ -188,3 +188,15 @@ def test_read_names_the_lines_of_values_that_are_not_numbers(tmp_path, written):
     with pytest.raises(manifest.ManifestError, match=r"column 'seed' must hold an integer in every "
                                                      r"row; 1 do not \(line 3: '12.5'\)"):
         manifest.read_manifest(tmp_path / "m.csv")
+
+
+@pytest.mark.parametrize("path", ["../../etc/x.png", "/abs/x.png", "images\\..\\..\\x.png",
+                                  "C:/x.png", "images/../../x.png"])
+def test_read_refuses_image_paths_that_leave_the_folder(tmp_path, written, path):
+    lines = written[1].read_text().splitlines()
+    lines[3] = path + lines[3][lines[3].index(","):]
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(manifest.ManifestError, match=rf"1 image path\(s\) lead outside its "
+                                                     rf"folder \(line 4: .*\); paths must be "
+                                                     rf"relative, with '/' and without '\.\.'"):
+        manifest.read_manifest(tmp_path / "m.csv")

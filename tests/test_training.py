@@ -291,6 +291,8 @@ def test_pretrained_partial_unfreeze_focal_loss_and_class_weights(tiny, tmp_path
     (dict(unfreeze=100), r"`unfreeze`=100: use 'all' or the number of last backbone layers"),
     (dict(unfreeze="half"), r"`unfreeze`='half'"),
     (dict(ema_momentum=1.5), r"`ema_momentum`=1.5 must lie in \(0, 1\)"),
+    (dict(weight_decay=-1e-4), r"`weight_decay`=-0.0001 must be a finite number >= 0"),
+    (dict(focal_gamma=-2.0), r"`focal_gamma`=-2.0 must be >= 0, or None"),
 ])
 def test_bad_fit_arguments(tiny, kwargs, message):
     train, val = tiny

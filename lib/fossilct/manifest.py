@@ -289,6 +289,13 @@ def write_manifest(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
     return atomic.write_csv(path, _formatted(frame))
 
 
+def _inside(path: str) -> bool:
+    """Whether a manifest path stays inside the manifest's folder: relative, POSIX separators
+    (a backslash is a separator on Windows), no ``..``."""
+    return (bool(path) and not path.startswith("/") and "\\" not in path
+            and ":" not in PurePosixPath(path).parts[0] and ".." not in PurePosixPath(path).parts)
+
+
 def _check_complete_rows(text: str, path: Path, rebuild: str) -> None:
     """Refuse an empty manifest, and one whose rows do not all have the header's field count
     (a file cut mid-row by a killed writer or a full disk)."""
@@ -324,7 +331,8 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
         If `path` does not exist.
     ManifestError
         If the file is empty, not UTF-8, cut short (a row with too few fields, an unclosed
-        quote: the message names the lines), columns are missing or numbers do not parse (the
+        quote: the message names the lines), columns are missing, numbers do not parse, or an
+        image path leads outside the manifest's folder (absolute, ``..``, a backslash; the
         message names the lines and values).
     """
     path = Path(path)
@@ -360,6 +368,13 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
             raise ManifestError(f"Manifest {str(path)!r}: column {column!r} must hold {kind} "
                                 f"in every row; {bad.size} do not ({shown}). {rebuild}")
         frame[column] = numbers.astype(np.int64 if column in _INT_COLUMNS else np.float64)
+    outside = np.flatnonzero([not _inside(p) for p in frame["path"]])
+    if outside.size:
+        shown = ", ".join(f"line {row + 2}: {frame['path'].iloc[row]!r}"
+                          for row in outside[:_MAX_LISTED])
+        raise ManifestError(f"Manifest {str(path)!r}: {outside.size} image path(s) lead outside "
+                            f"its folder ({shown}); paths must be relative, with '/' and "
+                            f"without '..'. {rebuild}")
     return frame.loc[:, list(MANIFEST_COLUMNS)]
 
 
@@ -373,9 +388,10 @@ def _row_problems(frame: pd.DataFrame) -> list[str]:
         if empty.size:
             problems.append(f"empty {column} in rows {empty[:_MAX_LISTED].tolist()}")
     paths = frame["path"].astype(str)
-    bad_path = np.flatnonzero([p.startswith("/") or ".." in PurePosixPath(p).parts for p in paths])
+    bad_path = np.flatnonzero([not _inside(p) for p in paths])
     if bad_path.size:
-        problems.append(f"path must be relative without '..' (rows {bad_path[:_MAX_LISTED].tolist()})")
+        problems.append(f"path must be relative, with '/' and without '..' (rows "
+                        f"{bad_path[:_MAX_LISTED].tolist()})")
     split = frame["split"].fillna("").astype(str)
     allowed = {""} | set(SPLITS) | {LEAKY_PREFIX + s for s in SPLITS}
     bad_split = np.flatnonzero(~split.isin(allowed))

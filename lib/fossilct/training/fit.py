@@ -217,7 +217,7 @@ def fit_model(model: keras.Model, train_ds, val_ds, *,
     ------
     ValueError
         No `val_ds`, negative epochs or both zero, a learning rate <= 0, label smoothing outside
-        [0, 1), `patience` < 1, a bad `unfreeze`, unknown cardinality of `train_ds`,
+        [0, 1), a negative `weight_decay` or `focal_gamma`, `patience` < 1, a bad `unfreeze`, unknown cardinality of `train_ds`,
         `backup_fingerprint` without `backup_dir`.
     TypeError
         If `backup_fingerprint` is neither a str nor a mapping of JSON-like values.
@@ -248,6 +248,12 @@ def fit_model(model: keras.Model, train_ds, val_ds, *,
             raise ValueError(f"`{name}`={value} must be > 0.")
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"`label_smoothing`={label_smoothing} must lie in [0, 1).")
+    if not 0.0 <= weight_decay < float("inf"):
+        raise ValueError(f"`weight_decay`={weight_decay} must be a finite number >= 0 (0 turns "
+                         "the decay off).")
+    if focal_gamma is not None and not 0.0 <= focal_gamma < float("inf"):
+        raise ValueError(f"`focal_gamma`={focal_gamma} must be >= 0, or None for "
+                         "cross-entropy.")
     if patience < 1 or restart_epochs < 1:
         raise ValueError(f"`patience`={patience} and `restart_epochs`={restart_epochs} must be "
                          ">= 1.")
