@@ -196,7 +196,7 @@ def test_read_refuses_image_paths_that_leave_the_folder(tmp_path, written, path)
     lines = written[1].read_text().splitlines()
     lines[3] = path + lines[3][lines[3].index(","):]
     (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
-    with pytest.raises(manifest.ManifestError, match=rf"1 image path\(s\) lead outside its "
-                                                     rf"folder \(line 4: .*\); paths must be "
-                                                     rf"relative, with '/' and without '\.\.'"):
+    with pytest.raises(manifest.ManifestError, match=r"1 image path\(s\) lead outside its "
+                                                     r"folder \(line 4: .*\); paths must be "
+                                                     r"relative, with '/' and without '\.\.'"):
         manifest.read_manifest(tmp_path / "m.csv")

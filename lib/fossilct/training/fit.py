@@ -217,8 +217,8 @@ def fit_model(model: keras.Model, train_ds, val_ds, *,
     ------
     ValueError
         No `val_ds`, negative epochs or both zero, a learning rate <= 0, label smoothing outside
-        [0, 1), a negative `weight_decay` or `focal_gamma`, `patience` < 1, a bad `unfreeze`, unknown cardinality of `train_ds`,
-        `backup_fingerprint` without `backup_dir`.
+        [0, 1), a negative `weight_decay` or `focal_gamma`, `patience` < 1, a bad `unfreeze`,
+        unknown cardinality of `train_ds`, `backup_fingerprint` without `backup_dir`.
     TypeError
         If `backup_fingerprint` is neither a str nor a mapping of JSON-like values.
 
@@ -257,6 +257,10 @@ def fit_model(model: keras.Model, train_ds, val_ds, *,
     if patience < 1 or restart_epochs < 1:
         raise ValueError(f"`patience`={patience} and `restart_epochs`={restart_epochs} must be "
                          ">= 1.")
+    if backup_fingerprint is not None and backup_dir is None:
+        raise ValueError("`backup_fingerprint` is given without `backup_dir`: it identifies a "
+                         "backup, so pass the backup folder too (or drop the fingerprint).")
+    caller = None if backup_fingerprint is None else plain_fingerprint(backup_fingerprint)
     backbone = get_backbone(model)
     trainer = training_view(model)  # shares the weights; no resize layer (XLA, speed)
     _check_unfreeze(unfreeze, len(backbone.layers))
@@ -265,10 +269,6 @@ def fit_model(model: keras.Model, train_ds, val_ds, *,
                     if isinstance(layer, keras.layers.BatchNormalization)}
     phases = {1: (phase1_epochs, phase1_lr), 2: (phase2_epochs, phase2_lr)}
 
-    if backup_fingerprint is not None and backup_dir is None:
-        raise ValueError("`backup_fingerprint` is given without `backup_dir`: it identifies a "
-                         "backup, so pass the backup folder too (or drop the fingerprint).")
-    caller = None if backup_fingerprint is None else plain_fingerprint(backup_fingerprint)
     store = restored = None
     if backup_dir is not None:
         settings = dict(phase1_epochs=phase1_epochs, phase2_epochs=phase2_epochs,
