@@ -1,5 +1,6 @@
 """Tests of fossilct.specimens: the specimens table, the inventory, and species selection."""
 
+import re
 import warnings
 
 import numpy as np
@@ -167,6 +168,100 @@ def test_file_listed_twice_with_the_same_species(data_dir):
         read_specimen_table(data_dir)
 
 
+SMALL_TABLE = "file,species,specimen_id,voxel_size_um\na1.npz,Nummulites é,N1,2.5\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be"])
+def test_read_table_in_utf8_or_utf16_with_a_byte_order_mark(data_dir, encoding):
+    bom = {"utf-16-le": "\ufeff", "utf-16-be": "\ufeff"}.get(encoding, "")
+    (data_dir / "specimens.csv").write_bytes((bom + SMALL_TABLE).encode(encoding))
+    table = read_specimen_table(data_dir)
+    assert list(table.columns) == ["file", "species", "specimen_id", "voxel_size_um"]
+    assert table["species"].tolist() == ["Nummulites é"]
+
+
+def test_a_latin1_table_is_refused_with_the_byte_its_line_and_the_fix(data_dir):
+    (data_dir / "specimens.csv").write_bytes(SMALL_TABLE.encode("latin-1"))
+    with pytest.raises(SpecimenTableError,
+                       match=r"specimens\.csv' cannot be read as text: byte 57 \(line 2\) is 0xE9 "
+                             r"\(in Latin-1/Windows-1252 that byte is 'é'\), invalid in UTF-8\. "
+                             r"Encodings read: UTF-8, UTF-8 with BOM, UTF-16 with BOM\. Save the "
+                             r"table as UTF-8"):
+        read_specimen_table(data_dir)
+
+
+def test_a_utf16_table_without_byte_order_mark_is_refused(data_dir):
+    (data_dir / "specimens.csv").write_bytes(SMALL_TABLE.encode("utf-16-le"))
+    with pytest.raises(SpecimenTableError, match=r"holds NUL bytes: it is UTF-16 without a "
+                                                 r"byte-order mark.*Save it as UTF-8"):
+        read_specimen_table(data_dir)
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_semicolon_or_tab_separated_tables_are_read(data_dir, separator):
+    write_table(data_dir, SMALL_TABLE.replace(",", separator))
+    table = read_specimen_table(data_dir)
+    assert table.to_dict("list") == {"file": ["a1.npz"], "species": ["Nummulites é"],
+                                     "specimen_id": ["N1"], "voxel_size_um": [2.5]}
+
+
+def test_semicolon_table_problems_name_the_separator_and_decimal_commas(data_dir):
+    write_table(data_dir, "file;species;specimen_id;voxel_size_um\na1.npz;x;1;2,5\na2.npz;x\n")
+    with pytest.raises(SpecimenTableError) as info:
+        read_specimen_table(data_dir)
+    assert "line 2: voxel_size_um must be a positive number (µm) or empty; got '2,5' (write " \
+           "decimals with a point)" in str(info.value)
+    assert "line 3: 2 fields but the header has 4 (a stray or missing semicolon?)" in \
+           str(info.value)
+
+
+def test_a_comma_header_with_semicolons_inside_a_name_stays_comma_separated(data_dir):
+    write_table(data_dir, "file,species,specimen_id,notes\na1.npz,x,1,a;b;c\n")
+    assert read_specimen_table(data_dir)["notes"].tolist() == ["a;b;c"]
+
+
+@pytest.fixture
+def outside(tmp_path, data_dir):
+    """A volume next to the data folder, and a link inside the folder that leads to it."""
+    elsewhere = tmp_path.parent / f"{tmp_path.name}_elsewhere"
+    volumes.save_volume(elsewhere / "secret.npz", volume(5), 1.0)
+    (data_dir / "link.npz").symlink_to(elsewhere / "secret.npz")
+    return elsewhere
+
+
+@pytest.mark.parametrize("file, shown, how", [
+    ("../{name}/secret.npz", "../{name}/secret.npz", ""),
+    ("scans/../../{name}/secret.npz", "../{name}/secret.npz", ""),  # normalised, then resolved
+    ("link.npz", "link.npz", " through a symbolic link"),
+])
+def test_files_outside_the_data_folder_are_refused(data_dir, outside, file, shown, how):
+    file, shown = file.format(name=outside.name), shown.format(name=outside.name)
+    write_table(data_dir, f"file,species,specimen_id\n{file},x,1\n")
+    with pytest.raises(SpecimenTableError,
+                       match=rf"line 2: file '{re.escape(shown)}' leads{how} to '.*secret.npz', "
+                             r"outside the data folder .*; move the volume into the folder, or "
+                             r"pass allow_outside=True"):
+        read_specimen_table(data_dir)
+    table = pd.DataFrame({"file": [file], "species": ["x"], "specimen_id": ["1"]})
+    with pytest.raises(SpecimenTableError, match=r"outside the data folder"):
+        build_inventory(table, data_dir)
+    with pytest.raises(SpecimenTableError, match=r"outside the data folder"):
+        load_example_volumes(table.assign(spacing_zyx_um="1x1x1"), data_dir)
+
+
+def test_allow_outside_reads_files_outside_the_data_folder(data_dir, outside):
+    absolute = outside / "secret.npz"
+    write_table(data_dir, f"file,species,specimen_id\n../{outside.name}/secret.npz,x,1\n"
+                          f"link.npz,x,2\n{absolute},y,3\n")
+    with pytest.raises(SpecimenTableError, match=r"line 4: file '.*secret.npz' must be relative "
+                                                 r"to the data folder \(or pass allow_outside"):
+        read_specimen_table(data_dir)
+    table = read_specimen_table(data_dir, allow_outside=True)
+    inventory = build_inventory(table, data_dir, allow_outside=True)
+    assert inventory["shape_zyx"].tolist() == ["6x10x12"] * 3
+    assert len(load_example_volumes(inventory, data_dir, allow_outside=True)) == 2
+
+
 # ---------------------------------------------------------------- build_inventory
 
 
@@ -281,8 +376,9 @@ def test_selected_column_follows_the_inventory_contract_columns():
     selected, _ = select_species(inventory, min_specimens=1)
     assert list(selected.columns) == ["file", "species", "specimen_id", "format", "shape_zyx",
                                       "spacing_zyx_um", "selected", "seed"]
-    again, _ = select_species(selected, min_specimens=9)
-    assert list(again.columns) == list(selected.columns) and not again["selected"].any()
+    again, _ = select_species(selected, min_specimens=4)
+    assert list(again.columns) == list(selected.columns)
+    assert again["selected"].tolist() == (again["species"] == "a").tolist()
 
 
 def test_selection_invariants_on_random_inventories():
@@ -293,6 +389,11 @@ def test_selection_invariants_on_random_inventories():
         specimen = [f"{s}{rng.integers(0, 5)}" for s in species]
         inventory = pd.DataFrame({"species": species, "specimen_id": specimen})
         min_specimens = int(rng.integers(1, 6))
+        most = pd.Series(specimen).groupby(species).nunique().max()
+        if most < min_specimens:
+            with pytest.raises(SpecimenTableError, match=r"no species has at least"):
+                select_species(inventory, min_specimens=min_specimens)
+            continue
         selected, report = select_species(inventory, min_specimens=min_specimens)
         for row in report.itertuples():
             rows = inventory[inventory["species"] == row.species]
@@ -304,6 +405,16 @@ def test_selection_invariants_on_random_inventories():
         assert report["n_specimens"].is_monotonic_decreasing
         pd.testing.assert_frame_equal(report, select_species(inventory,
                                                              min_specimens=min_specimens)[1])
+
+
+def test_selecting_no_species_is_an_error_listing_every_count():
+    with pytest.raises(SpecimenTableError,
+                       match=r"no species has at least `min_specimens`=5 distinct specimens, so "
+                             r"nothing is selected\. Specimens per species: 'a': 4 specimens; "
+                             r"'b': 3 specimens; 'c': 1 specimen\. To fix: lower `min_specimens` "
+                             r"\(to 4 or less\) in the profile's 01_dataset block, or add "
+                             r"specimens"):
+        select_species(make_inventory(), min_specimens=5)
 
 
 def test_select_species_on_an_empty_inventory():

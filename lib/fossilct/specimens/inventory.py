@@ -14,20 +14,16 @@ from fossilct import volumes
 from fossilct.triplets import format_triplet, parse_triplet
 
 from .table import (REQUIRED_COLUMNS, SPECIMEN_TABLE, check_table, duplicate_problems,
-                     problems_error)
+                    outside_problem, problems_error)
 
-__all__ = [
-    "INVENTORY_COLUMNS",
-    "build_inventory",
-    "check_inventory",
-    "load_inventory_volume",
-    "load_example_volumes",
-]
+__all__ = ["INVENTORY_COLUMNS", "build_inventory", "check_inventory", "load_inventory_volume",
+           "load_example_volumes"]
 
 INVENTORY_COLUMNS = ("file", "species", "specimen_id", "format", "shape_zyx", "spacing_zyx_um")
 
 
-def build_inventory(table: pd.DataFrame, data_dir: str | os.PathLike) -> pd.DataFrame:
+def build_inventory(table: pd.DataFrame, data_dir: str | os.PathLike, *,
+                    allow_outside: bool = False) -> pd.DataFrame:
     """List every volume of the table with its format, shape and spacing, reading headers only.
 
     Parameters
@@ -36,6 +32,8 @@ def build_inventory(table: pd.DataFrame, data_dir: str | os.PathLike) -> pd.Data
         The specimens table, as returned by `read_specimen_table`.
     data_dir : path-like
         The folder the table's ``file`` entries are relative to.
+    allow_outside : bool
+        Read files that lead outside `data_dir` (see `read_specimen_table`). Default False.
 
     Returns
     -------
@@ -58,8 +56,8 @@ def build_inventory(table: pd.DataFrame, data_dir: str | os.PathLike) -> pd.Data
     TypeError
         If `table` is not a DataFrame.
     SpecimenTableError
-        If `table` lacks a required column, or listing every file whose header cannot be read
-        or that does not hold a 3-D volume.
+        If `table` lacks a required column, or listing every file that leads outside
+        `data_dir`, whose header cannot be read or that does not hold a 3-D volume.
 
     Examples
     --------
@@ -77,6 +75,10 @@ def build_inventory(table: pd.DataFrame, data_dir: str | os.PathLike) -> pd.Data
     rows, problems = [], []
     for record in table.to_dict("records"):
         file = record["file"]
+        outside = None if allow_outside else outside_problem(data_dir, file)
+        if outside:
+            problems.append(outside)
+            continue
         try:
             header = volumes.read_header(data_dir / file)
         except (volumes.VolumeError, OSError) as exc:
@@ -179,7 +181,8 @@ def check_inventory(inventory: pd.DataFrame) -> None:
                              "editing it.")
 
 
-def load_inventory_volume(row: Mapping, data_dir: str | os.PathLike) -> volumes.Volume:
+def load_inventory_volume(row: Mapping, data_dir: str | os.PathLike, *,
+                          allow_outside: bool = False) -> volumes.Volume:
     """Load the volume of one inventory row with the row's spacing (as stored, not resampled).
 
     Parameters
@@ -187,6 +190,8 @@ def load_inventory_volume(row: Mapping, data_dir: str | os.PathLike) -> volumes.
     row : mapping
         An inventory row (``file`` relative to `data_dir`, ``spacing_zyx_um``).
     data_dir : path-like
+    allow_outside : bool, keyword-only
+        Read a file that leads outside `data_dir` (see `read_specimen_table`). Default False.
 
     Returns
     -------
@@ -194,25 +199,31 @@ def load_inventory_volume(row: Mapping, data_dir: str | os.PathLike) -> volumes.
 
     Raises
     ------
-    fossilct.volumes.VolumeError
+    SpecimenTableError
+        If the file leads outside `data_dir`.
+    fossilct.volumes.VolumeError, FileNotFoundError
         If the file cannot be read (the message names it).
     ValueError
         If ``spacing_zyx_um`` is not a triplet.
 
     Examples
     --------
-    >>> import tempfile, pathlib, numpy as np
+    >>> import tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = volumes.save_volume(folder / "a.npy", np.arange(24.0).reshape(2, 3, 4), 1.0)
     >>> load_inventory_volume({"file": "a.npy", "spacing_zyx_um": "5x2.5x2.5"}, folder).spacing_um
     (5.0, 2.5, 2.5)
     """
+    outside = None if allow_outside else outside_problem(Path(data_dir), str(row["file"]))
+    if outside:
+        raise problems_error("the inventory", [outside],
+                             "Rebuild it with read_specimen_table and build_inventory.")
     return volumes.load_volume(Path(data_dir) / str(row["file"]),
                                spacing_um=parse_triplet(row["spacing_zyx_um"]))
 
 
-def load_example_volumes(inventory: pd.DataFrame, data_dir: str | os.PathLike
-                         ) -> dict[str, np.ndarray]:
+def load_example_volumes(inventory: pd.DataFrame, data_dir: str | os.PathLike, *,
+                         allow_outside: bool = False) -> dict[str, np.ndarray]:
     """Load one volume per species, for a gallery: the first file of the species' first specimen.
 
     Only selected species are used when the inventory has a ``selected`` column. Volumes are
@@ -224,6 +235,8 @@ def load_example_volumes(inventory: pd.DataFrame, data_dir: str | os.PathLike
         With at least ``file``, ``species``, ``specimen_id`` and ``spacing_zyx_um``.
     data_dir : path-like
         The folder the ``file`` entries are relative to.
+    allow_outside : bool
+        Read files that lead outside `data_dir` (see `read_specimen_table`). Default False.
 
     Returns
     -------
@@ -236,7 +249,7 @@ def load_example_volumes(inventory: pd.DataFrame, data_dir: str | os.PathLike
     TypeError
         If `inventory` is not a DataFrame.
     SpecimenTableError
-        If `inventory` lacks a needed column.
+        If `inventory` lacks a needed column, or a file leads outside `data_dir`.
     fossilct.volumes.VolumeError
         If a volume cannot be loaded (the message names the file).
 
@@ -256,6 +269,6 @@ def load_example_volumes(inventory: pd.DataFrame, data_dir: str | os.PathLike
     examples = {}
     for species, group in rows.groupby("species", sort=True):
         first = group.iloc[0]
-        examples[f"{species} · {first['specimen_id']}"] = load_inventory_volume(first,
-                                                                                data_dir).data
+        examples[f"{species} · {first['specimen_id']}"] = load_inventory_volume(
+            first, data_dir, allow_outside=allow_outside).data
     return examples

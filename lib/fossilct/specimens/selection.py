@@ -5,9 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .table import check_table
+from .table import SpecimenTableError, check_table
 
 __all__ = ["select_species"]
+
+
+def _nothing_selected_error(report: pd.DataFrame, min_specimens: int) -> SpecimenTableError:
+    counts = "; ".join(f"{row.species!r}: {row.n_specimens} specimen"
+                       f"{'s' if row.n_specimens != 1 else ''}"
+                       for row in report.itertuples())
+    most = int(report["n_specimens"].max())
+    return SpecimenTableError(
+        f"no species has at least `min_specimens`={min_specimens} distinct specimens, so "
+        f"nothing is selected. Specimens per species: {counts}. To fix: lower `min_specimens` "
+        f"(to {most} or less) in the profile's 01_dataset block, or add specimens (rows with "
+        "new specimen_id values) to specimens.csv.")
+
 
 
 def select_species(inventory: pd.DataFrame, *, min_specimens: int
@@ -43,7 +56,8 @@ def select_species(inventory: pd.DataFrame, *, min_specimens: int
     ValueError
         If `min_specimens` < 1.
     SpecimenTableError
-        If `inventory` lacks ``species`` or ``specimen_id``.
+        If `inventory` lacks ``species`` or ``specimen_id``, or if it has species but none
+        reaches `min_specimens` (the message lists every species' count and the fix).
 
     Examples
     --------
@@ -78,6 +92,8 @@ def select_species(inventory: pd.DataFrame, *, min_specimens: int
     report["min_specimens"] = int(min_specimens)
     report = report.sort_values(["n_specimens", "species"], ascending=[False, True],
                                 kind="stable").reset_index(drop=True)
+    if len(report) and not report["selected"].any():
+        raise _nothing_selected_error(report, min_specimens)
     kept = set(report.loc[report["selected"], "species"])
     position = inventory.columns.get_loc("spacing_zyx_um") + 1 \
         if "spacing_zyx_um" in inventory.columns else len(inventory.columns)

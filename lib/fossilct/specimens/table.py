@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
+import io
 import math
 import os
 from collections import defaultdict
@@ -25,6 +27,11 @@ __all__ = [
 SPECIMEN_TABLE = "specimens.csv"
 REQUIRED_COLUMNS = ("file", "species", "specimen_id")
 OPTIONAL_COLUMNS = ("voxel_size_um",)
+ENCODINGS = ("UTF-8", "UTF-8 with BOM", "UTF-16 with BOM")
+"""Encodings of ``specimens.csv`` that are read; anything else is refused, never guessed."""
+SEPARATORS = (",", ";", "\t")
+"""Field separators: a comma, or a semicolon or tab when the header line uses it instead."""
+_SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 
 COLUMN_MATCH_CUTOFF = 0.8
 """difflib similarity above which an unknown column is reported as a misspelling of a known one."""
@@ -66,20 +73,77 @@ def _column_problems(columns: list[str]) -> list[str]:
     return problems
 
 
+def _decode(raw: bytes, path: Path) -> str:
+    """The text of the table in one of ``ENCODINGS``; a clear error for anything else."""
+    for bom, codec in ((codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+                       (codecs.BOM_UTF8, "utf-8-sig")):
+        if raw.startswith(bom):
+            break
+    else:
+        codec = "utf-8"
+    if codec != "utf-16" and b"\x00" in raw:
+        raise SpecimenTableError(
+            f"{str(path)!r} holds NUL bytes: it is UTF-16 without a byte-order mark, or not a "
+            f"text table. Encodings read: {', '.join(ENCODINGS)}. Save it as UTF-8.")
+    try:
+        text = raw.decode(codec)
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        byte = raw[error.start: error.start + 1]
+        hint = (f" (in Latin-1/Windows-1252 that byte is {byte.decode('cp1252', 'replace')!r})"
+                if codec == "utf-8" else "")
+        raise SpecimenTableError(
+            f"{str(path)!r} cannot be read as text: byte {error.start} (line {line}) is "
+            f"0x{byte.hex().upper()}{hint}, invalid in {codec.upper().replace('-SIG', '')}. "
+            f"Encodings read: {', '.join(ENCODINGS)}. Save the table as UTF-8 (in Excel: "
+            "'CSV UTF-8'; in LibreOffice: character set 'Unicode (UTF-8)').") from None
+    return text.lstrip("\ufeff")
+
+
+def _separator(header_line: str) -> str:
+    """The separator that splits the header into the most known column names (comma on a tie):
+    spreadsheet programs in many locales export ';', others tabs."""
+    known = set(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
+    scores = {sep: len(known & {cell.strip() for cell in header_line.split(sep)})
+              for sep in SEPARATORS}
+    return max(SEPARATORS, key=lambda sep: (scores[sep], sep == ","))
+
+
+def outside_problem(data_dir: Path, file: str) -> str | None:
+    """Why `file` (relative to `data_dir`) is not inside `data_dir` once resolved, or None.
+
+    Resolution follows ``..`` and symbolic links, so a link inside the folder that leads out of
+    it counts as outside.
+    """
+    root = data_dir.resolve()
+    resolved = (data_dir / file).resolve()
+    if resolved.is_relative_to(root):
+        return None
+    lexical = Path(os.path.abspath(data_dir / file))  # ".." applied, links not followed
+    how = " through a symbolic link" if lexical.is_relative_to(os.path.abspath(data_dir)) else ""
+    return (f"file {file!r} leads{how} to {str(resolved)!r}, outside the data folder "
+            f"{str(root)!r}; move the volume into the folder, or pass allow_outside=True if "
+            "volumes outside it are intended")
+
+
 def _normalise_file(text: str) -> str:
     """POSIX form of a `file` entry: ``.\\stack\\`` and ``./stack/`` both become ``stack``."""
     return str(PurePosixPath(os.path.normpath(text.replace("\\", "/"))))
 
 
-def _row_problems(line: int, record: dict, data_dir: Path) -> list[str]:
+def _row_problems(line: int, record: dict, data_dir: Path, allow_outside: bool) -> list[str]:
     problems = []
     for column in REQUIRED_COLUMNS:
         if column in record and not record[column]:
             problems.append(f"line {line}: empty {column}")
     file = record.get("file")
     if file:
-        if PurePosixPath(file).is_absolute():
-            problems.append(f"line {line}: file {file!r} must be relative to the data folder")
+        outside = None if allow_outside else outside_problem(data_dir, file)
+        if PurePosixPath(file).is_absolute() and not allow_outside:
+            problems.append(f"line {line}: file {file!r} must be relative to the data folder "
+                            "(or pass allow_outside=True)")
+        elif outside:
+            problems.append(f"line {line}: {outside}")
         elif not (data_dir / file).exists():
             problems.append(f"line {line}: file {file!r} not found in {str(data_dir)!r}")
     size = record.get("voxel_size_um")
@@ -89,8 +153,9 @@ def _row_problems(line: int, record: dict, data_dir: Path) -> list[str]:
         except ValueError:
             value = math.nan
         if not math.isfinite(value) or value <= 0:
+            comma = " (write decimals with a point)" if "," in size else ""
             problems.append(f"line {line}: voxel_size_um must be a positive number (µm) or "
-                            f"empty; got {size!r}")
+                            f"empty; got {size!r}{comma}")
     return problems
 
 
@@ -134,21 +199,33 @@ def _typed_column(values: list[str]) -> pd.Series:
         return series.astype(str)
 
 
-def read_specimen_table(data_dir: str | os.PathLike) -> pd.DataFrame:
+def read_specimen_table(data_dir: str | os.PathLike, *,
+                        allow_outside: bool = False) -> pd.DataFrame:
     """Read and validate ``data_dir/specimens.csv``.
 
     Every problem is collected before raising, so one run shows them all: a missing required
     column, an unknown column that looks like a misspelling of a known one (``specimen`` ->
     ``specimen_id``), a row with the wrong number of fields, an empty ``file``, ``species`` or
-    ``specimen_id``, a file that is absolute or not on disk, a file listed twice (saying so
-    when the species differ), a ``voxel_size_um`` that is not a positive number, and a
-    ``specimen_id`` that appears under two species. Rows are named by their line in the file
-    (the header is line 1).
+    ``specimen_id``, a file that is absolute, outside the data folder or not on disk, a file
+    listed twice (saying so when the species differ), a ``voxel_size_um`` that is not a positive
+    number, and a ``specimen_id`` that appears under two species. Rows are named by their line
+    in the file (the header is line 1).
+
+    The table may be UTF-8 (with or without a byte-order mark) or UTF-16 with a byte-order mark
+    (``ENCODINGS``); other bytes are refused with their position, never guessed. Fields are
+    separated by commas, or by semicolons or tabs when the header line is (``SEPARATORS``: what
+    spreadsheet programs export in many locales); the separator that splits the header into the
+    most known column names is used.
 
     Parameters
     ----------
     data_dir : path-like
         The data folder holding ``specimens.csv`` and the volumes.
+    allow_outside : bool
+        Accept ``file`` entries that lead outside `data_dir` (absolute paths, ``..``, symbolic
+        links out of the folder). Default False: every volume must lie inside the data folder
+        once ``..`` and links are resolved, so that a table cannot make the pipeline read
+        files it was not given.
 
     Returns
     -------
@@ -186,12 +263,16 @@ def read_specimen_table(data_dir: str | os.PathLike) -> pd.DataFrame:
             f"no {SPECIMEN_TABLE} in {str(data_dir)!r}; add a table with the columns "
             f"{', '.join(REQUIRED_COLUMNS)} (one row per volume file or slice folder)."
         )
-    with open(table_path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = [name.strip() for name in next(reader, [])]
-        rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    text = _decode(table_path.read_bytes(), table_path)
+    separator = _separator(text.split("\n", 1)[0])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
     what = f"{SPECIMEN_TABLE} in {str(data_dir)!r}"
     fix = "Fix these entries (line numbers count the header as line 1) and run again."
+    try:
+        header = [name.strip() for name in next(reader, [])]
+        rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error as error:
+        raise problems_error(what, [f"line {reader.line_num}: {error}"], fix) from None
     if not header:
         raise problems_error(what, ["the file is empty; the first line must name the columns"],
                               fix)
@@ -202,12 +283,12 @@ def read_specimen_table(data_dir: str | os.PathLike) -> pd.DataFrame:
     for line, row in rows:
         if len(row) != len(header):
             problems.append(f"line {line}: {len(row)} fields but the header has {len(header)} "
-                            "(a stray or missing comma?)")
+                            f"(a stray or missing {_SEPARATOR_NAMES[separator]}?)")
             continue
         record = {name: cell.strip() for name, cell in zip(header, row)}
         if record.get("file"):
             record["file"] = _normalise_file(record["file"])
-        problems.extend(_row_problems(line, record, data_dir))
+        problems.extend(_row_problems(line, record, data_dir, allow_outside))
         lines.append(line)
         records.append(record)
     problems.extend(duplicate_problems(lines, records))
