@@ -2,7 +2,6 @@
 
 import json
 
-import pandas as pd
 import pytest
 
 from fossilct import comparison
@@ -21,12 +20,12 @@ def test_prediction_folders_list_architectures_then_ensembles(tmp_path):
         comparison.prediction_folders({}, tmp_path / "nothing")
 
 
-def test_resources_sum_epoch_times_and_read_throughput(tmp_path):
+def test_resources_read_training_time_and_throughput(tmp_path):
     (tmp_path / "m" / "a").mkdir(parents=True)
     (tmp_path / "e" / "a").mkdir(parents=True)
     (tmp_path / "e" / "b").mkdir(parents=True)
-    pd.DataFrame({"epoch": [1, 2], "seconds": [30.0, 90.0]}).to_csv(
-        tmp_path / "m" / "a" / "history.csv", index=False)
+    (tmp_path / "m" / "a" / "timing.json").write_text(json.dumps({"epochs": 2,
+                                                                  "seconds": 120.0}))
     (tmp_path / "e" / "b" / "throughput.json").write_text(json.dumps({"slices_per_second": 50}))
     resources = comparison.read_resources({"a": tmp_path / "m" / "a"},
                                           {"a": tmp_path / "e" / "a", "b": tmp_path / "e" / "b"})

@@ -209,3 +209,14 @@ def test_builder_errors(dataset, tmp_path):
                                           n_workers=0)
     with pytest.raises(FileNotFoundError, match="No gallery examples"):
         slice_dataset.read_slice_examples(tmp_path / "nothing")
+
+
+def test_species_whose_names_share_a_folder_are_refused_before_writing(dataset, tmp_path):
+    folder, inventory = dataset
+    selected = inventory[inventory["selected"]]
+    first, second = sorted(selected["species"].unique())[:2]
+    clash = inventory.replace({"species": {first: "alveolina like", second: "alveolina_like"}})
+    with pytest.raises(manifest.ManifestError, match=r"'alveolina like', 'alveolina_like'"):
+        slice_dataset.build_slice_dataset(clash, folder, tmp_path / "out", quota_per_species=9,
+                                          image_size=32, progress=False)
+    assert not (tmp_path / "out").exists()

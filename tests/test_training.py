@@ -364,6 +364,14 @@ def test_save_and_load_training_outputs(trained, tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-6)
     assert not list((tmp_path / "run").glob(".*tmp*"))  # no leftovers of the atomic writes
+    timer = training.EpochTimer()
+    timer.on_epoch_begin(0)
+    timer.on_epoch_end(0)
+    again = training.save_training_outputs(tmp_path / "timed", model, history, ["disk", "cross"],
+                                           params, timing=timer.summary())
+    timing = json.loads(again["timing.json"].read_text())
+    assert timing["epochs"] == 1 and timing["seconds"] >= 0
+    assert "seconds" not in pd.read_csv(again["history.csv"]).columns  # history stays timeless
 
 
 def test_training_output_errors(tmp_path):

@@ -311,6 +311,9 @@ def build_slice_dataset(inventory: pd.DataFrame, data_dir: str | os.PathLike,
         If `inventory` is not a DataFrame.
     ValueError
         Missing columns, nothing selected, duplicate files, invalid quota, rule or worker count.
+    fossilct.manifest.ManifestError
+        Two species (or files) whose names give the same folder (or image) name, before anything
+        is written.
     FileNotFoundError
         If `data_dir` does not exist.
     SliceDatasetError
@@ -328,6 +331,8 @@ def build_slice_dataset(inventory: pd.DataFrame, data_dir: str | os.PathLike,
     rule = {"acceptance": acceptance, "min_foreground": float(min_foreground),
             "min_relative_area": float(min_relative_area)}
     slicing.check_acceptance(**rule)
+    for column in ("species", "file"):  # no two names may share one image folder or file
+        manifest.check_distinct_components(inventory[column].astype(str), what=column)
     quota = slicing.allocate_quota(inventory, quota_per_species)
     plane_set = planes.standard_planes() if plane_set is None else plane_set
     segment_options = {**dict(segment_options or {}), "image_size": int(image_size)}

@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-import numpy as np
 import pandas as pd
 
 from fossilct.comparison.leakage import leakage_table
@@ -51,8 +50,8 @@ def prediction_folders(eval_dirs: Mapping[str, str | os.PathLike],
 
 def read_resources(model_dirs: Mapping[str, str | os.PathLike],
                    eval_dirs: Mapping[str, str | os.PathLike]) -> dict[str, dict[str, float]]:
-    """Training wall time (sum of the epochs' ``seconds`` in ``history.csv``, when recorded)
-    and inference speed (``throughput.json`` of the evaluation) per architecture.
+    """Training wall time (``timing.json`` of the model folder, when recorded) and inference
+    speed (``throughput.json`` of the evaluation) per architecture.
 
     Returns
     -------
@@ -63,11 +62,9 @@ def read_resources(model_dirs: Mapping[str, str | os.PathLike],
     resources: dict[str, dict[str, float]] = {}
     for name in eval_dirs:
         row = {}
-        history = Path(model_dirs.get(name, "")) / "history.csv"
-        if name in model_dirs and history.is_file():
-            seconds = pd.read_csv(history).get("seconds")
-            if seconds is not None:
-                row["training_minutes"] = float(np.sum(seconds)) / 60.0
+        timing = Path(model_dirs.get(name, "")) / "timing.json"
+        if name in model_dirs and timing.is_file():
+            row["training_minutes"] = float(json.loads(timing.read_text())["seconds"]) / 60.0
         throughput = Path(eval_dirs[name]) / "throughput.json"
         if throughput.is_file():
             row["slices_per_second"] = float(json.loads(throughput.read_text())

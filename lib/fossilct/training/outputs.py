@@ -8,6 +8,7 @@ Folder layout (``outputs/<profile>/models/<arch>/``)::
     history.csv        one row per epoch of both phases
     params.yaml        the parameters that actually ran
     logs/              TensorBoard event files (train / validation scalars per epoch)
+    timing.json        wall time of the training (epochs, seconds), when given
     <name>.png         the figures passed in (the notebook's training curves: curves.png)
 """
 
@@ -86,6 +87,7 @@ def write_tensorboard_logs(log_dir: str | os.PathLike, history: Mapping[str, Seq
 
 def save_training_outputs(out_dir: str | os.PathLike, model, history: Mapping[str, Sequence],
                           class_names: Sequence[str], params: Mapping[str, Any], *,
+                          timing: Mapping[str, Any] | None = None,
                           figures: Mapping[str, object] | None = None) -> dict[str, Path]:
     """Write a trained model's folder; every file atomically (temp name, then rename).
 
@@ -101,6 +103,8 @@ def save_training_outputs(out_dir: str | os.PathLike, model, history: Mapping[st
     params : mapping
         The parameters that ran (notebook parameters plus resolved values such as the input
         size and the device settings).
+    timing : mapping, keyword-only, optional
+        :meth:`fossilct.training.EpochTimer.summary`, saved as ``timing.json``.
     figures : mapping of str to matplotlib Figure, keyword-only, optional
         Saved as ``<name>.png``.
 
@@ -127,6 +131,8 @@ def save_training_outputs(out_dir: str | os.PathLike, model, history: Mapping[st
     atomic.write_csv(paths["history.csv"], pd.DataFrame(dict(history)))
     atomic.write_yaml(paths["params.yaml"], _plain(dict(params)))
     write_tensorboard_logs(paths["logs"], history)
+    if timing is not None:
+        paths["timing.json"] = atomic.write_json(out_dir / "timing.json", _plain(dict(timing)))
     for name, fig in (figures or {}).items():
         paths[f"{name}.png"] = atomic.save_figure(fig, out_dir / f"{name}.png")
     _check_written(paths, history, class_names)
