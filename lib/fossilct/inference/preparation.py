@@ -111,16 +111,16 @@ def segment_for_model(gray: np.ndarray, *, image_size: int, threshold_offset: fl
     region = gray[row0:row1, col0:col1]
     seg = segmentation.segment_slice(region, image_size=int(image_size),
                                      threshold_offset=float(threshold_offset))
-    contrast = _contrast_to_noise(region.astype(np.float32) / 255.0, seg.mask)
-    if contrast < MIN_CONTRAST:
-        raise segmentation.NoFossilError(
-            f"no fossil: the segmented object does not stand out of the noise (contrast-to-noise "
-            f"{contrast:.1f} < {MIN_CONTRAST}); the image looks like noise or an empty field.")
     mask = seg.mask
     if mask[0].any() and mask[-1].any() and mask[:, 0].any() and mask[:, -1].any():
         raise segmentation.NoFossilError(
             "the segmented object touches all four borders: a texture, or an image cropped "
             "inside the fossil. Use an image (or crop box) with background around the fossil.")
+    contrast = _contrast_to_noise(region.astype(np.float32) / 255.0, seg.mask)
+    if contrast < MIN_CONTRAST:
+        raise segmentation.NoFossilError(
+            f"no fossil: the segmented object does not stand out of the noise (contrast-to-noise "
+            f"{contrast:.1f} < {MIN_CONTRAST}); the image looks like noise or an empty field.")
     full = np.zeros(gray.shape[:2], bool)
     full[row0:row1, col0:col1] = mask
     r0, c0, r1, c1 = seg.bbox

@@ -46,8 +46,8 @@ def _header_shape(data: bytes, kind: str) -> tuple[int, ...]:
         import tifffile
 
         with tifffile.TiffFile(io.BytesIO(data)) as tif:
-            shape = tif.pages[0].shape
-            return len(tif.pages), int(shape[0]), int(shape[1])
+            page = tif.pages[0]
+            return len(tif.pages), int(page.imagelength), int(page.imagewidth)
     import pydicom
 
     meta = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
