@@ -17,7 +17,7 @@ from fossilct.dashboard import views
 from fossilct.dashboard.background import Job
 from fossilct.dashboard.classify_panel import ClassificationPanel
 from fossilct.dashboard.match_panel import MatchingPanel
-from fossilct.dashboard.run_sources import model_choices, test_slice_choices
+from fossilct.dashboard.run_sources import model_choices, pick_test_slices
 
 __all__ = ["DashboardApp", "build_app"]
 
@@ -38,7 +38,7 @@ class DashboardApp(widgets.VBox):
         self.run = run
         self.classification = ClassificationPanel(
             model_choices(run), class_names=run.class_names,
-            test_slices=test_slice_choices(run.slices))
+            test_slices=pick_test_slices(run.slices))
         try:
             parameters = run.parameters("07_matching")
             self.matching = MatchingPanel(

@@ -231,7 +231,6 @@ class ClassificationPanel(widgets.VBox):
                 self.message.value = views.message_html("The model is loading; the images are "
                                                         "classified as soon as it is ready.",
                                                         kind="busy")
-            self.predictions = []
             return
         try:
             self.predictions = classify_inputs(self.classifier, self.inputs,

@@ -17,7 +17,7 @@ import pandas as pd
 from fossilct import inference
 
 __all__ = ["ENSEMBLE_MODEL", "ENSEMBLE_RECORD", "ModelChoice", "model_choices",
-           "test_slice_choices", "load_choice"]
+           "pick_test_slices", "load_choice"]
 
 ENSEMBLE_MODEL = Path("models") / "ensemble"
 """The ensemble's model folder, relative to the run folder."""
@@ -82,7 +82,7 @@ def load_choice(choice: ModelChoice, *, class_names) -> inference.Classifier:
                                      abstention_threshold=threshold)
 
 
-def test_slice_choices(slices: pd.DataFrame, *, per_species: int = 6) -> list[tuple[str, str]]:
+def pick_test_slices(slices: pd.DataFrame, *, per_species: int = 6) -> list[tuple[str, str]]:
     """Test-split slices to pick from: `per_species` of each species, spread over its slices.
 
     Parameters
@@ -100,7 +100,7 @@ def test_slice_choices(slices: pd.DataFrame, *, per_species: int = 6) -> list[tu
     --------
     >>> table = pd.DataFrame({"path": list("abcd"), "slice_id": list("ABCD"),
     ...                       "species": ["x", "x", "x", "y"], "split": ["test"] * 3 + ["val"]})
-    >>> test_slice_choices(table, per_species=2)
+    >>> pick_test_slices(table, per_species=2)
     [('x · A', 'a'), ('x · C', 'c')]
     """
     test = slices[slices["split"] == "test"]

@@ -98,7 +98,7 @@ def overlay_mask(gray: np.ndarray, mask: np.ndarray, *, alpha: float = 0.45) -> 
     --------
     >>> out = overlay_mask(np.zeros((2, 2), np.uint8), np.array([[1, 0], [0, 0]], bool))
     >>> out[0, 0].tolist(), out[1, 1].tolist()
-    [[27, 90, 40], [0, 0, 0]]
+    ([27, 90, 40], [0, 0, 0])
     """
     gray, mask = np.asarray(gray), np.asarray(mask, bool)
     if gray.shape != mask.shape:
