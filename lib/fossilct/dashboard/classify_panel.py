@@ -140,7 +140,8 @@ class ClassificationPanel(widgets.VBox):
             description="Threshold offset", continuous_update=False,
             style={"description_width": "initial"},
             tooltip="Added to the automatic threshold; negative keeps fainter structures")
-        self.crop_on = widgets.Checkbox(description="Manual crop of the shown image")
+        self.crop_on = widgets.Checkbox(description="Manual crop", indent=False,
+                                        layout=widgets.Layout(width="130px"))
         self.crop_rows = widgets.IntRangeSlider(description="Rows", continuous_update=False)
         self.crop_cols = widgets.IntRangeSlider(description="Cols", continuous_update=False)
         self.shown = widgets.Dropdown(description="Show", options=[])

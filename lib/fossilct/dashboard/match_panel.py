@@ -159,6 +159,7 @@ class MatchingPanel(widgets.VBox):
 
     def _finish(self, done, result) -> None:
         self.cancel.disabled = True
+        self.progress_label.value = "done"
         done(result)
 
     def _failed(self, error: Exception) -> None:

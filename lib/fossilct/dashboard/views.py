@@ -32,6 +32,8 @@ __all__ = [
 DISPLAY_SIDE = 224
 """Longer side (pixels) to which small images are enlarged for display."""
 _GREEN = np.array([60, 200, 90], np.float32)
+_TABLE_STYLE = ("<style>.fossilct-table th, .fossilct-table td {text-align: left; "
+                "padding: 1px 10px 1px 0; vertical-align: top}</style>")
 
 
 def to_png(image: np.ndarray) -> bytes:
@@ -188,9 +190,10 @@ def batch_table(predictions: Sequence) -> pd.DataFrame:
 
 
 def table_html(table: pd.DataFrame, *, digits: int = 3) -> str:
-    """A DataFrame as an escaped HTML table with rounded numbers."""
-    return table.round(digits).fillna("").to_html(index=False, escape=True, na_rep="",
-                                       classes="fossilct-table", border=0)
+    """A DataFrame as an escaped HTML table with rounded numbers, left-aligned."""
+    body = table.round(digits).fillna("").to_html(index=False, escape=True, na_rep="",
+                                                  classes="fossilct-table", border=0)
+    return _TABLE_STYLE + body
 
 
 def csv_download_html(table: pd.DataFrame, *, filename: str, label: str) -> str:
