@@ -61,8 +61,8 @@ def test_bad_inputs_give_messages_not_errors(panel):
     panel.upload.value = _files(("notes.txt", b"hello"), ("flat.png", constant),
                                 ("cut.png", cv2.imencode(".png", _disc())[1].tobytes()[:70]))
     messages = {p.name: p.message for p in panel.predictions}
-    assert "not a PNG, JPEG, TIFF or DICOM" in messages["notes.txt"]
-    assert "constant" in messages["flat.png"] and "damaged PNG" in messages["cut.png"]
+    assert "not an image that can be read" in messages["notes.txt"]
+    assert "constant" in messages["flat.png"] and "truncated" in messages["cut.png"]
     assert "3 refused" in panel.message.value
     panel.shown.value = "flat.png"
     assert "constant" in panel.summary.value

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fossilct import inference, volumes
+from fossilct import images, volumes
 from fossilct.dashboard import uploads
 
 
@@ -31,9 +31,9 @@ def test_uploads_from_widget_copies_bytes_and_cleans_names():
 
 def test_read_upload_image_and_its_limit(monkeypatch):
     png = cv2.imencode(".png", np.full((20, 20), 9, np.uint8))[1].tobytes()
-    assert uploads.read_upload_image(uploads.Upload("a.png", png)).shape == (20, 20)
+    assert uploads.read_upload_image(uploads.Upload("a.png", png)).pixels.shape == (20, 20)
     monkeypatch.setattr(uploads, "MAX_IMAGE_UPLOAD_BYTES", 10)
-    with pytest.raises(inference.ImageReadError, match="limit for an image upload"):
+    with pytest.raises(images.ImageError, match="limit for an image upload"):
         uploads.read_upload_image(uploads.Upload("a.png", png))
 
 

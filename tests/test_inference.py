@@ -3,18 +3,14 @@
 Models are tiny untrained small_cnn networks; slices are synthetic discs and rings.
 """
 
-import io
 import json
 
 import cv2
 import numpy as np
 import pandas as pd
-import pydicom
 import pytest
-import tifffile
 
-from fossilct import inference, models, segmentation, training
-from fossilct.inference import reading
+from fossilct import images, inference, models, segmentation, training
 
 CLASSES = ["disc_like", "ring_like", "other_like"]
 
@@ -44,100 +40,6 @@ def model_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def classifier(model_dir):
     return inference.load_classifier(model_dir, abstention_threshold=0.9)
-
-
-# --- reading ------------------------------------------------------------------------------
-
-def _dicom_bytes(pixels: np.ndarray, frames: int = 1) -> bytes:
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
-    ds.Rows, ds.Columns = pixels.shape[-2:]
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated = ds.BitsStored = 16
-    ds.HighBit, ds.PixelRepresentation = 15, 0
-    if frames > 1:
-        ds.NumberOfFrames = frames
-    ds.PixelData = pixels.astype(np.uint16).tobytes()
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
-
-
-@pytest.mark.parametrize("kind", ["png", "jpeg", "tiff16", "dicom"])
-def test_read_image_decodes_each_format_from_bytes(kind):
-    image = _disc(40)
-    if kind == "png":
-        data, expected = _png(image), image
-    elif kind == "jpeg":
-        data, expected = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 100])[1].tobytes(), image
-    elif kind == "tiff16":
-        buffer = io.BytesIO()
-        tifffile.imwrite(buffer, image.astype(np.uint16) * 200)
-        data, expected = buffer.getvalue(), image.astype(np.uint16) * 200
-    else:
-        expected = image.astype(np.uint16) * 50
-        data = _dicom_bytes(expected)
-    decoded = inference.read_image(data)
-    assert decoded.shape == (40, 40) and decoded.dtype == expected.dtype
-    assert np.abs(decoded.astype(int) - expected.astype(int)).max() <= (3 if kind == "jpeg" else 0)
-
-
-def test_read_image_gives_rgb_order_for_colour():
-    bgr = np.zeros((20, 20, 3), np.uint8)
-    bgr[..., 2] = 255  # red in OpenCV's order
-    assert inference.read_image(_png(bgr))[0, 0].tolist() == [255, 0, 0]
-
-
-def test_read_image_reads_a_path(tmp_path):
-    path = tmp_path / "slice.png"
-    path.write_bytes(_png(_disc(32)))
-    assert inference.read_image(path).shape == (32, 32)
-
-
-def test_read_image_refuses_what_is_not_an_image():
-    with pytest.raises(inference.ImageReadError, match="not a PNG, JPEG, TIFF or DICOM"):
-        inference.read_image(b"name,species\na,b\n", name="table.csv")
-
-
-def test_read_image_refuses_a_corrupt_file():
-    data = _png(_disc(64))
-    with pytest.raises(inference.ImageReadError, match="damaged PNG"):
-        inference.read_image(data[:60] + b"\0" * 40, name="cut.png")
-
-
-def test_read_image_refuses_a_stack():
-    buffer = io.BytesIO()
-    tifffile.imwrite(buffer, np.zeros((3, 20, 20), np.uint8), photometric="minisblack")
-    with pytest.raises(inference.ImageReadError, match="3 frames/pages"):
-        inference.read_image(buffer.getvalue())
-    with pytest.raises(inference.ImageReadError, match="2 frames/pages"):
-        inference.read_image(_dicom_bytes(np.zeros((2, 20, 20)), frames=2))
-
-
-def test_read_image_checks_the_pixel_count_before_decoding(monkeypatch):
-    monkeypatch.setattr(reading, "MAX_IMAGE_PIXELS", 100)
-    monkeypatch.setattr(reading, "_decode", lambda *a: pytest.fail("decoded a huge image"))
-    with pytest.raises(inference.ImageReadError, match="over the limit"):
-        inference.read_image(_png(_disc(20)))
-
-
-def test_read_image_refuses_a_large_file(monkeypatch, tmp_path):
-    monkeypatch.setattr(reading, "MAX_IMAGE_FILE_BYTES", 10)
-    path = tmp_path / "big.png"
-    path.write_bytes(_png(_disc(20)))
-    with pytest.raises(inference.ImageReadError, match="MiB limit"):
-        inference.read_image(path)
-
-
-def test_read_image_missing_path(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        inference.read_image(tmp_path / "nope.png")
 
 
 # --- preparation --------------------------------------------------------------------------
@@ -305,9 +207,12 @@ def test_classify_table_for_files_and_arrays(tmp_path, model_dir):
     assert not table.loc[table["file"] == str(blank), "segmentable"].item()
 
 
-def test_classify_of_a_missing_file(tmp_path, model_dir):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+def test_classify_of_a_missing_or_unreadable_file(tmp_path, model_dir):
+    with pytest.raises(FileNotFoundError):
         inference.classify(tmp_path / "missing.png", model_dir)
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(images.ImageError, match="not an image that can be read"):
+        inference.classify(tmp_path / "notes.png", model_dir)
 
 
 # --- Grad-CAM -----------------------------------------------------------------------------

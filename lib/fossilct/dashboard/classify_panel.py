@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import traitlets
 
-from fossilct import inference
+from fossilct import images, inference
 from fossilct.dashboard import views
 from fossilct.dashboard.background import Job
 from fossilct.dashboard.run_sources import ModelChoice, load_choice
@@ -213,14 +213,15 @@ class ClassificationPanel(widgets.VBox):
         if not change.new:
             return
         uploads = uploads_from_widget(change.new)
-        self.inputs = self.inputs + read_inputs([(u.name, u) for u in uploads],
-                                                read_upload_image)
+        self.inputs = self.inputs + read_inputs(
+            [(u.name, u) for u in uploads], lambda upload: read_upload_image(upload).pixels)
         self.upload.value = ()
 
     def _on_add_test(self, _button) -> None:
         picked = [(label, path) for label, path in self.test_pick.options
                   if path in self.test_pick.value]
-        self.inputs = self.inputs + read_inputs(picked, inference.read_image)
+        self.inputs = self.inputs + read_inputs(picked,
+                                                lambda path: images.read_image(path).pixels)
 
     def _on_clear(self, _button) -> None:
         self.crop_boxes, self.inputs = {}, []

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import traitlets
 
-from fossilct import inference, matching
+from fossilct import images, inference, matching
 from fossilct.dashboard import matching_adapter as adapter
 from fossilct.dashboard import scene, views
 from fossilct.dashboard.background import Job
@@ -234,10 +234,12 @@ class MatchingPanel(widgets.VBox):
         self.query_upload.value = ()
         try:
             image = read_upload_image(upload)
-        except inference.ImageReadError as error:
+        except images.ImageError as error:
             self.message.value = views.message_html(str(error), kind="error")
             return
-        self._query = (upload.name, image, self.pixel_size.value or None, None)
+        # the pixel size typed in wins; else the file's own (DICOM, TIFF in cm), else unknown
+        stated = image.pixel_size_um[0] if image.pixel_size_um else None
+        self._query = (upload.name, image.pixels, self.pixel_size.value or stated, None)
         self.start_search()
 
     def _on_known(self, change) -> None:

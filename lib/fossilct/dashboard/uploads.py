@@ -1,8 +1,8 @@
 """Uploads: safe display names, size limits, and reading images and volumes from their bytes.
 
 An upload's name is only ever shown, never used as a path (``../../x.png`` is shown as
-``x.png``). Images are read from memory (:func:`fossilct.inference.read_image`: the format from
-the content, the size from the header before decoding). The volume readers of
+``x.png``). Images are decoded from memory (:func:`fossilct.images.decode_image`: the format
+from the content, the size from the header before decoding). The volume readers of
 :mod:`fossilct.volumes` take paths, so an uploaded volume is written under a fixed name into a
 private temporary folder, read, and the folder is deleted at once; nothing else is written.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fossilct import inference, volumes
+from fossilct import images, volumes
 
 __all__ = [
     "MAX_IMAGE_UPLOAD_BYTES",
@@ -37,7 +37,7 @@ __all__ = [
 
 MAX_IMAGE_UPLOAD_BYTES = 64 * 2 ** 20
 """Largest image upload (64 MiB); its pixel count is limited by
-:data:`fossilct.inference.MAX_IMAGE_PIXELS`."""
+:data:`fossilct.images.MAX_PIXELS`."""
 MAX_VOLUME_UPLOAD_BYTES = 96 * 2 ** 20
 """Largest volume upload (96 MiB, e.g. a 460^3 8-bit or 365^3 16-bit scan): under the 100 MiB
 that the web server reads in one message (tornado's default stream buffer)."""
@@ -82,19 +82,24 @@ def uploads_from_widget(value) -> list[Upload]:
     return [Upload(display_name(item.get("name", "")), bytes(item["content"])) for item in value]
 
 
-def read_upload_image(upload: Upload) -> np.ndarray:
-    """Decode an uploaded image (PNG, JPEG, 8/16-bit TIFF, single 2-D DICOM).
+def read_upload_image(upload: Upload) -> images.Image2D:
+    """Decode an uploaded image (PNG, JPEG, BMP, 8/16-bit TIFF, single 2-D DICOM).
+
+    Returns
+    -------
+    fossilct.images.Image2D
+        Pixels and, where the file states one, the pixel size.
 
     Raises
     ------
-    fossilct.inference.ImageReadError
-        Too large, not an image, corrupt, a stack (see :func:`fossilct.inference.read_image`).
+    fossilct.images.ImageError
+        Too large, not an image, corrupt, a stack (see :func:`fossilct.images.decode_image`).
     """
     if len(upload.content) > MAX_IMAGE_UPLOAD_BYTES:
-        raise inference.ImageReadError(
+        raise images.ImageError(
             f"{upload.name!r} is {len(upload.content) / 2 ** 20:.0f} MiB, over the "
             f"{MAX_IMAGE_UPLOAD_BYTES // 2 ** 20} MiB limit for an image upload.")
-    return inference.read_image(upload.content, name=upload.name)
+    return images.decode_image(upload.content, name=upload.name)
 
 
 def _volume_suffix(name: str) -> str | None:

@@ -24,11 +24,9 @@ Every image goes the way the training slices went (:func:`fossilct.segmentation.
    entropy and, given an abstention threshold, whether the answer is uncertain.
 
 :func:`class_activation_map` shows where the model looked: Grad-CAM on the backbone's last
-feature map. :func:`read_image` reads image files and uploads (the format from the content,
-the size from the header before decoding).
+feature map. Image files are read with :func:`fossilct.images.read_image`.
 
-Modules: :mod:`~fossilct.inference.reading`, :mod:`~.preparation`, :mod:`~.prediction`,
-:mod:`~.activation`.
+Modules: :mod:`~fossilct.inference.preparation`, :mod:`~.prediction`, :mod:`~.activation`.
 """
 
 from fossilct.inference.activation import ActivationMap, class_activation_map
@@ -37,14 +35,8 @@ from fossilct.inference.prediction import (RESULT_COLUMNS, Classifier, Predictio
                                            predict_images, read_abstention_threshold,
                                            summarise_probabilities)
 from fossilct.inference.preparation import segment_for_model, to_gray_slice
-from fossilct.inference.reading import (MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS, ImageReadError,
-                                        read_image)
 
 __all__ = [
-    "MAX_IMAGE_PIXELS",
-    "MAX_IMAGE_FILE_BYTES",
-    "ImageReadError",
-    "read_image",
     "to_gray_slice",
     "segment_for_model",
     "RESULT_COLUMNS",

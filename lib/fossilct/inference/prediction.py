@@ -11,9 +11,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from fossilct import images as image_files
 from fossilct import segmentation
 from fossilct.inference.preparation import segment_for_model, to_gray_slice
-from fossilct.inference.reading import read_image
 
 __all__ = ["RESULT_COLUMNS", "Classifier", "read_abstention_threshold", "load_classifier",
            "ProbabilitySummary", "summarise_probabilities", "Prediction", "predict_images",
@@ -353,7 +353,7 @@ def classify(images, model_dir: str | os.PathLike, *, threshold_offset: float = 
     FileNotFoundError
         A missing image file or model folder.
     ValueError
-        An unreadable or oversized image file (see :func:`read_image`).
+        An unreadable or oversized image file (:class:`fossilct.images.ImageError`).
 
     Examples
     --------
@@ -372,7 +372,7 @@ def classify(images, model_dir: str | os.PathLike, *, threshold_offset: float = 
     arrays, names = [], []
     for k, item in enumerate(images):
         if isinstance(item, (str, os.PathLike)):
-            arrays.append(read_image(Path(item)))
+            arrays.append(image_files.read_image(item).pixels)
             names.append(str(item))
         else:
             arrays.append(np.asarray(item))
