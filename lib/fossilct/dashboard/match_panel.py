@@ -113,8 +113,7 @@ class MatchingPanel(widgets.VBox):
         self.progress_label = widgets.HTML()
         self.message = widgets.HTML()
         self.rankings = widgets.HTML()
-        boxes = [_image_box(t) for t in ("Query", "Matched section",
-                                         "Overlay (query magenta, match green)")]
+        boxes = [_image_box(t) for t in ("Query", "Matched section", "Overlay")]
         self.query_image, self.match_image, self.overlay = (b[1] for b in boxes)
         self.pose = widgets.HTML()
         self.errors = widgets.HTML()
@@ -132,8 +131,11 @@ class MatchingPanel(widgets.VBox):
             widgets.HBox([self.search_button, self.cancel, self.progress,
                           self.progress_label]),
             self.message, self.rankings,
-            widgets.HBox([widgets.VBox([widgets.HBox([b[0] for b in boxes]), self.pose,
-                                        self.errors]), self.scene_box]),
+            widgets.HBox([widgets.VBox([
+                widgets.HBox([b[0] for b in boxes]),
+                widgets.HTML(views.message_html("Overlay: query magenta, match green; where "
+                                                "they agree it is white.")),
+                self.pose, self.errors]), self.scene_box]),
         ])
         self.volume_upload.observe(self._on_volume_upload, "value")
         self.query_upload.observe(self._on_query_upload, "value")
