@@ -106,17 +106,32 @@ def test_plane_corners_lie_on_the_matched_plane(library):
     assert max(section.shape) == 32 and section.max() > 0.3
 
 
-def test_pose_lines_name_voxels_and_micrometres(library):
+def test_pose_lines_name_the_file_grid_and_micrometres(library):
     known = adapter.known_pose_queries(library, 1, rng=1)[0]
     best = adapter.search_library(known.image, library).result.best
     lines = adapter.pose_lines(best, voxel_size_um=2.0)
-    assert lines[0].startswith(f"volume {best.file}") and "µm" in lines[2]
+    assert lines[0].startswith(f"in the scan {best.file}") and "µm" in lines[1]
+    assert any(line.startswith("plane normal (plane, row, col)") for line in lines)
+
+
+def test_the_file_section_is_the_query_cut_from_the_file(library, library_files):
+    table, folder = library_files
+    known = adapter.known_pose_queries(library, 2, rng=5)[0]
+    search = adapter.search_library(known.image, library, pixel_size_um=known.pixel_size_um)
+    best = search.result.best
+    section = adapter.file_section(folder / best.file, best, search.query)
+    assert section.shape == search.query.gray.shape
+    inside = search.query.silhouette
+    correlation = np.corrcoef(section[inside], search.query.gray[inside])[0, 1]
+    assert correlation > 0.5
 
 
 def test_run_search_options_and_library_table():
     options = adapter.run_search_options({"search_effort": {"n_screen": 8},
                                           "weights": {"ncc": 1.0}})
-    assert options == {"n_screen": 8, "weights": {"ncc": 1.0}}
+    assert options == {"weights": {"ncc": 1.0}, "effort": matching.SearchEffort(n_screen=8)}
+    with pytest.raises(ValueError, match="Unknown search effort settings"):
+        adapter.run_search_options({"search_effort": {"n_screeen": 8}})
     inventory = pd.DataFrame({"file": ["a0", "a1", "b0"], "species": list("aab"),
                               "specimen_id": ["a0", "a1", "b0"]})
     assert adapter.run_library_table(inventory, {"library_per_species": 1})["file"].tolist() \

@@ -9,6 +9,7 @@ matching package goes through :mod:`fossilct.dashboard.matching_adapter`.
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Mapping
 
 import ipywidgets as widgets
@@ -96,6 +97,7 @@ class MatchingPanel(widgets.VBox):
         self._job: Job | None = None
         self._query: tuple | None = None  # (name, image, pixel size or None, EvalQuery or None)
         self._surfaces: dict = {}
+        self._upload_volume = None  # the uploaded scan as read, for re-slicing
         self.library_choice = widgets.Dropdown(
             options=[(f"run library ({len(table)} volumes, loading…)", _RUN)],
             description="Library", layout=widgets.Layout(width="420px"))
@@ -113,8 +115,9 @@ class MatchingPanel(widgets.VBox):
         self.progress_label = widgets.HTML()
         self.message = widgets.HTML()
         self.rankings = widgets.HTML()
-        boxes = [_image_box(t) for t in ("Query", "Matched section", "Overlay")]
-        self.query_image, self.match_image, self.overlay = (b[1] for b in boxes)
+        boxes = [_image_box(t) for t in ("Query", "Matched section", "Overlay",
+                                         "Re-sliced from the scan file")]
+        self.query_image, self.match_image, self.overlay, self.file_image = (b[1] for b in boxes)
         self.pose = widgets.HTML()
         self.errors = widgets.HTML()
         # widgets made in a background thread never reach the page: the figure is made here
@@ -212,10 +215,10 @@ class MatchingPanel(widgets.VBox):
 
         def work(job):
             volume = read_upload_volume(upload)
-            return adapter.library_volume_from_upload(volume, name=upload.name)
+            return volume, adapter.library_volume_from_upload(volume, name=upload.name)
 
-        def done(target):
-            self.uploaded = target
+        def done(result):
+            self._upload_volume, self.uploaded = result
             self.library_choice.options = [o for o in self.library_choice.options
                                            if o[1] != _UPLOAD] + [(f"uploaded: {upload.name}",
                                                                    _UPLOAD)]
@@ -277,9 +280,11 @@ class MatchingPanel(widgets.VBox):
             self.message.value = views.message_html("No volume could be searched.", kind="error")
             return
         target = next(v for v in self._members().volumes if v.file == best.file)
+        partial = " The query touches the image border: matched as a partial view." \
+            if getattr(search.query, "partial", False) else ""
         self.message.value = views.message_html(
             f"Best match: {best.species} ({best.specimen}, {best.file}), score "
-            f"{best.score:.3f}; searched in {search.result.seconds:.1f} s.")
+            f"{best.score:.3f}; searched in {search.result.seconds:.1f} s.{partial}")
         self.rankings.value = ranking_tables_html(search.result)
         self.query_image.value = views.to_png(views.display_image(search.query.image))
         self.match_image.value = views.to_png(views.display_image(best.image))
@@ -292,7 +297,15 @@ class MatchingPanel(widgets.VBox):
             html.escape(line) for line in adapter.pose_error_lines(
                 known, best, source_file=self.library.volumes[known.target].file,
                 voxel_size_um=target.voxel_size_um))
+        self._show_file_section(best, search.query)
         self._show_scene(target, best, search.query)
+
+    def _show_file_section(self, best, query) -> None:
+        source = self._upload_volume if self.library_choice.value == _UPLOAD \
+            else Path(self._data_dir) / best.file
+        section = adapter.file_section(source, best, query)
+        self.file_image.value = views.to_png(views.display_image(
+            views.scale_to_uint8(section if section is not None else np.zeros((16, 16)))))
 
     def _show_scene(self, target, best, query) -> None:
         if target.file not in self._surfaces:

@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from fossilct import matching, planes, slicing
-from fossilct.matching import evaluation as match_eval
-from fossilct.matching.pose import Pose, frame_of, pose_errors, render
-from fossilct.matching.queries import EvalQuery, make_queries
+from fossilct.matching import benchmark as match_bench
+from fossilct.matching.benchmark import EvalQuery, make_queries
+from fossilct.matching.pose import QueryPose, frame_of, pose_errors, sample_at_pose
 
 __all__ = [
     "SearchCancelled",
@@ -39,6 +39,7 @@ __all__ = [
     "pose_error_lines",
     "plane_corners",
     "plane_section",
+    "file_section",
 ]
 
 Progress = Callable[[int, int, str], None]
@@ -74,15 +75,19 @@ def run_library_table(inventory: pd.DataFrame, parameters: Mapping) -> pd.DataFr
     parameters : mapping
         ``run.parameters("07_matching")`` (its ``library_per_species``).
     """
-    return match_eval.library_table(inventory, int(parameters["library_per_species"]))
+    return match_bench.library_table(inventory, int(parameters["library_per_species"]))
 
 
 def run_search_options(parameters: Mapping) -> dict:
-    """Keyword arguments of the library search that notebook 07 used (weights, effort)."""
-    options = dict(parameters.get("search_effort") or {})
-    if parameters.get("weights"):
-        options["weights"] = dict(parameters["weights"])
-    return options
+    """Keyword arguments of the library search that notebook 07 used (weights, effort).
+
+    Raises
+    ------
+    ValueError
+        An unknown search effort setting.
+    """
+    return {"weights": dict(parameters["weights"]) if parameters.get("weights") else None,
+            "effort": matching.SearchEffort.from_mapping(parameters.get("search_effort"))}
 
 
 def _check_stop(cancelled: Callable[[], bool] | None) -> None:
@@ -197,8 +202,9 @@ def search_library(image: np.ndarray, library, *, pixel_size_um: float | None = 
     query = matching.prepare_query(image, pixel_size_um=pixel_size_um)
     members = tuple(library.volumes if isinstance(library, matching.Library) else library)
     options = dict(options or {})
-    total = len(members) + min(len(members), matching.matcher.N_SCREEN_VOLUMES) \
-        + min(len(members), matching.matcher.N_REFINE_VOLUMES)
+    effort = options.get("effort") or matching.SearchEffort()
+    total = len(members) + min(len(members), effort.n_screen_volumes) \
+        + min(len(members), effort.n_refine_volumes)
     steps = [0]
 
     def watch(file: str) -> None:
@@ -219,7 +225,7 @@ def known_pose_queries(library, n_queries: int, *, rng: int = 0) -> list[EvalQue
 
     Returns
     -------
-    list of fossilct.matching.queries.EvalQuery
+    list of fossilct.matching.benchmark.EvalQuery
         ``target`` is the position of the source volume in ``library.volumes``.
     """
     return make_queries([(v.volume, v.mask, v.voxel_size_um) for v in library.volumes],
@@ -231,25 +237,36 @@ def _fmt(vector) -> str:
 
 
 def pose_lines(match, *, voxel_size_um: float) -> list[str]:
-    """The matched pose in words: in the library volume's voxels and in micrometres.
+    """The matched pose in words: in the scan's own voxel grid and µm, and as searched.
 
-    Poses refer to the prepared library volume (isotropic voxels of `voxel_size_um`, cropped
-    to the fossil); (plane, row, col) order.
+    The search works in the prepared volume (isotropic voxels of `voxel_size_um`, cropped to
+    the fossil); ``match.plane_in_file``, when there is one, is the same plane in the voxel
+    grid of the file as read ((plane, row, col) order of :func:`fossilct.volumes.load_volume`).
 
     Examples
     --------
     >>> from types import SimpleNamespace as NS
     >>> m = NS(normal=(1, 0, 0), offset_vox=2.0, angle_deg=30.0, mirror=False, scale=1.5,
-    ...        centre_vox=(4, 5, 6), file="a.nii")
-    >>> pose_lines(m, voxel_size_um=10.0)[1]
+    ...        centre_vox=(4, 5, 6), file="a.nii", plane_in_file=None)
+    >>> pose_lines(m, voxel_size_um=10.0)[0]
     'plane normal (plane, row, col): (1.00, 0.00, 0.00)'
     """
     centre = np.asarray(match.centre_vox, dtype=np.float64)
-    return [
-        f"volume {match.file}: isotropic voxels of {voxel_size_um:.3g} µm (cropped to the fossil)",
+    lines = []
+    plane = match.plane_in_file
+    if plane is not None:
+        lines += [
+            f"in the scan {match.file} (voxels of the file as read, spacing "
+            f"{_fmt(plane.spacing_um)} µm):",
+            f"centre {_fmt(plane.centre_vox)} voxels = {_fmt(plane.centre_um)} µm",
+            f"normal {_fmt(plane.normal_vox)} (voxel axes) = {_fmt(plane.normal_um)} (physical)",
+            f"query rows along {_fmt(plane.row_um)}, columns along {_fmt(plane.col_um)} "
+            f"(physical); query pixel {plane.pixel_um:.3g} µm",
+            "as searched (isotropic, cropped to the fossil):"]
+    return lines + [
         f"plane normal (plane, row, col): {_fmt(match.normal)}",
         f"offset from the volume centre: {match.offset_vox:.2f} voxels = "
-        f"{match.offset_vox * voxel_size_um:.1f} µm",
+        f"{match.offset_vox * voxel_size_um:.1f} µm (voxels of {voxel_size_um:.3g} µm)",
         f"section centre: {_fmt(centre)} voxels = {_fmt(centre * voxel_size_um)} µm",
         f"in-plane angle {match.angle_deg:.1f}°, {'mirrored' if match.mirror else 'not mirrored'}"
         f", scale {match.scale:.3f} voxels per query pixel",
@@ -274,20 +291,20 @@ def pose_error_lines(known: EvalQuery, match, *, source_file: str,
                 f"({match.file}), so no pose error is defined."]
     errors = pose_errors(frame_of(known.normal, known.angle_deg, known.mirror), known.offset_vox,
                          frame_of(match.normal, match.angle_deg, match.mirror), match.offset_vox)
-    success = errors.success(max_offset_vox=match_eval.MAX_OFFSET_VOX,
-                             max_normal_deg=match_eval.MAX_NORMAL_DEG,
-                             max_angle_deg=match_eval.MAX_ANGLE_DEG)
+    success = errors.success(max_offset_vox=match_bench.MAX_OFFSET_VOX,
+                             max_normal_deg=match_bench.MAX_NORMAL_DEG,
+                             max_angle_deg=match_bench.MAX_ANGLE_DEG)
     return [f"normal error {errors.normal_deg:.1f}°, offset error {errors.offset_vox:.2f} voxels "
             f"({errors.offset_vox * voxel_size_um:.1f} µm), in-plane angle error "
             f"{errors.angle_deg:.1f}°, mirror {'right' if errors.mirror_ok else 'wrong'}",
             f"pose {'found' if success else 'missed'} (thresholds: "
-            f"{match_eval.MAX_NORMAL_DEG}°, {match_eval.MAX_OFFSET_VOX} voxels, "
-            f"{match_eval.MAX_ANGLE_DEG}°)"]
+            f"{match_bench.MAX_NORMAL_DEG}°, {match_bench.MAX_OFFSET_VOX} voxels, "
+            f"{match_bench.MAX_ANGLE_DEG}°)"]
 
 
-def _pose(match) -> Pose:
+def _pose(match) -> QueryPose:
     u, v = planes.plane_basis(match.normal, angle_deg=match.angle_deg, mirror=match.mirror)
-    return Pose(np.asarray(match.normal, dtype=np.float64),
+    return QueryPose(np.asarray(match.normal, dtype=np.float64),
                 np.asarray(match.centre_vox, dtype=np.float64), u * match.scale,
                 v * match.scale)
 
@@ -320,4 +337,31 @@ def plane_section(volume: np.ndarray, match, query, *, side: int = 64) -> np.nda
     r = np.linspace(0, rows - 1, max(2, int(round(rows / step))))
     c = np.linspace(0, cols - 1, max(2, int(round(cols / step))))
     points = np.stack(np.meshgrid(r, c, indexing="ij"), axis=-1)
-    return render(volume, _pose(match), points, query.centroid)
+    return sample_at_pose(volume, _pose(match), points, query.centroid)
+
+
+def file_section(source, match, query) -> np.ndarray | None:
+    """The matched plane re-sliced from the original file, over the query's frame.
+
+    Parameters
+    ----------
+    source : path-like or fossilct.volumes.Volume
+        The scan as a file, or as read (an upload).
+    match : fossilct.matching.Match
+    query : fossilct.matching.Query
+
+    Returns
+    -------
+    (H, W) ndarray of float32 or None
+        The file's intensities on the query's pixels (:func:`fossilct.matching.
+        section_from_file`); None when the match has no plane in a file.
+
+    Raises
+    ------
+    FileNotFoundError, fossilct.volumes.VolumeError
+        The file cannot be read.
+    """
+    if match.plane_in_file is None:
+        return None
+    return matching.section_from_file(source, match.plane_in_file, query.gray.shape,
+                                      centre_px=tuple(query.centroid))

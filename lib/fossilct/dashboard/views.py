@@ -18,6 +18,7 @@ import pandas as pd
 __all__ = [
     "DISPLAY_SIDE",
     "to_png",
+    "scale_to_uint8",
     "display_image",
     "overlay_mask",
     "overlay_sections",
@@ -58,6 +59,21 @@ def to_png(image: np.ndarray) -> bytes:
         raise ValueError(f"`image` must be (H, W) or (H, W, 3); got shape {image.shape}.")
     ok, encoded = cv2.imencode(".png", np.ascontiguousarray(image.astype(np.uint8)))
     return encoded.tobytes()
+
+
+def scale_to_uint8(image: np.ndarray) -> np.ndarray:
+    """Stretch any real image's range to 0..255 for display (a constant image gives zeros).
+
+    Examples
+    --------
+    >>> scale_to_uint8(np.array([[-1.0, 0.0, 3.0]])).tolist()
+    [[0, 64, 255]]
+    """
+    image = np.asarray(image, dtype=np.float64)
+    low, high = float(np.min(image)), float(np.max(image))
+    if high <= low:
+        return np.zeros(image.shape, np.uint8)
+    return np.rint((image - low) / (high - low) * 255).astype(np.uint8)
 
 
 def display_image(image: np.ndarray, *, side: int = DISPLAY_SIDE) -> np.ndarray:
