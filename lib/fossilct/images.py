@@ -32,7 +32,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from fossilct.volumes._base import UM_PER_UNIT
+from fossilct.volumes.base import UM_PER_UNIT
 
 __all__ = ["MAX_PIXELS", "FORMATS", "ImageError", "Image2D", "read_image", "decode_image"]
 
