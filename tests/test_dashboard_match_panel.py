@@ -55,6 +55,7 @@ def test_a_known_query_is_ranked_posed_and_drawn_in_3d(panel):
     assert "plane normal" in panel.pose.value and "Pose error" in panel.errors.value
     assert [t.type for t in panel.figure.data] == ["mesh3d", "surface", "scatter3d"]
     assert panel.scene_box.layout.display is None and len(panel.overlay.value) > 100
+    assert len(panel.file_image.value) > 100 and "in the scan" in panel.pose.value
     assert panel.progress.value == panel.progress.max
 
 

@@ -17,12 +17,12 @@ def _run(tmp_path, *, ensemble=False, record=False):
               "mobilenet_v3_small": SimpleNamespace(arch="mobilenet_v3_small",
                                                     split_mode="specimen", path=tmp_path / "m")}
     if ensemble:
-        (tmp_path / "models/ensemble").mkdir(parents=True)
-        (tmp_path / "models/ensemble/model.keras").write_bytes(b"")
+        models["ensemble"] = SimpleNamespace(arch="ensemble", split_mode="specimen",
+                                             path=tmp_path / "models/ensemble")
+    (tmp_path / "ensemble").mkdir(parents=True, exist_ok=True)
     if record:
-        (tmp_path / "ensemble").mkdir()
         (tmp_path / "ensemble/ensemble.json").write_text(json.dumps({}))
-    return SimpleNamespace(run_dir=tmp_path, models=models)
+    return SimpleNamespace(run_dir=tmp_path, models=models, ensemble_dir=tmp_path / "ensemble")
 
 
 def test_model_choices_leave_out_the_leakage_twin(tmp_path):
@@ -30,7 +30,7 @@ def test_model_choices_leave_out_the_leakage_twin(tmp_path):
     assert labels == ["mobilenet_v3_small", "small_cnn"]
 
 
-def test_the_ensemble_appears_when_its_folder_exists(tmp_path):
+def test_the_ensemble_comes_last_with_its_record(tmp_path):
     choices = run_sources.model_choices(_run(tmp_path, ensemble=True, record=True))
     assert choices[-1].label == "ensemble"
     assert choices[-1].path == tmp_path / "models/ensemble"

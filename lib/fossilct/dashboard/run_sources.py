@@ -1,9 +1,9 @@
-"""What a run offers the dashboard: its models (and the ensemble), test slices, status text.
+"""What a run offers the dashboard: its models (and the ensemble) and its test slices.
 
-The model list is read from the run, so a new architecture or the study ensemble appears without
-code changes: every trained model whose split is specimen-level (the leakage twin, trained on a
-slice-level split, is left out), then the ensemble when ``models/ensemble/model.keras`` exists,
-with the abstention threshold of ``ensemble/ensemble.json`` when that exists.
+The model list is read from the run (``run.models``), so a new architecture or the study
+ensemble appears without code changes: every model whose split is specimen-level (the leakage
+twin, trained on a slice-level split, is left out), the ensemble last, with the abstention
+threshold of the ensemble step's ``ensemble.json``.
 """
 
 from __future__ import annotations
@@ -16,13 +16,10 @@ import pandas as pd
 
 from fossilct import inference
 
-__all__ = ["ENSEMBLE_MODEL", "ENSEMBLE_RECORD", "ModelChoice", "model_choices",
-           "pick_test_slices", "load_choice"]
+__all__ = ["ENSEMBLE", "ModelChoice", "model_choices", "pick_test_slices", "load_choice"]
 
-ENSEMBLE_MODEL = Path("models") / "ensemble"
-"""The ensemble's model folder, relative to the run folder."""
-ENSEMBLE_RECORD = Path("ensemble") / "ensemble.json"
-"""The ensemble step's record (its abstention threshold), relative to the run folder."""
+ENSEMBLE = "ensemble"
+"""Name (and architecture) of the ensemble step's model in ``run.models``."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +42,7 @@ class ModelChoice:
 
 
 def model_choices(run) -> list[ModelChoice]:
-    """The run's specimen-level models, then the ensemble if it was built.
+    """The run's specimen-level models, then the ensemble if the ensemble step finished.
 
     Parameters
     ----------
@@ -56,15 +53,15 @@ def model_choices(run) -> list[ModelChoice]:
     list of ModelChoice
         Empty when no model finished training.
     """
-    choices = [ModelChoice(f"{name} ({folder.arch})" if name != folder.arch else name,
+    members = [ModelChoice(f"{name} ({folder.arch})" if name != folder.arch else name,
                            folder.path)
                for name, folder in sorted(run.models.items())
-               if folder.split_mode == "specimen"]
-    ensemble = Path(run.run_dir) / ENSEMBLE_MODEL
-    if (ensemble / "model.keras").is_file():
-        record = Path(run.run_dir) / ENSEMBLE_RECORD
-        choices.append(ModelChoice("ensemble", ensemble, record if record.is_file() else None))
-    return choices
+               if folder.split_mode == "specimen" and name != ENSEMBLE]
+    if ENSEMBLE not in run.models:
+        return members
+    record = Path(run.ensemble_dir) / "ensemble.json"
+    return members + [ModelChoice(ENSEMBLE, run.models[ENSEMBLE].path,
+                                  record if record.is_file() else None)]
 
 
 def load_choice(choice: ModelChoice, *, class_names) -> inference.Classifier:
