@@ -24,6 +24,8 @@ def model_dir(tmp_path_factory):
 
 def _run(tmp_path, model_dir, *, matching_finished):
     def parameters(key):
+        if key == "02_slices":
+            return {"image_size": 32}
         if not matching_finished:
             raise RunError(f"{tmp_path}: step 07_matching has not finished")
         return {"library_per_species": 1, "search_effort": {}, "weights": {}}

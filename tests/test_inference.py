@@ -156,6 +156,7 @@ def test_load_classifier_errors(tmp_path, model_dir):
     with pytest.raises(ValueError, match="abstention_threshold"):
         inference.load_classifier(model_dir, abstention_threshold=-0.1)
     assert inference.load_classifier(copy, class_names=CLASSES).image_size == 32
+    assert inference.load_classifier(copy, class_names=CLASSES, image_size=48).image_size == 48
 
 
 def test_read_abstention_threshold(tmp_path):
@@ -245,3 +246,19 @@ def test_class_activation_map_errors(classifier):
     ensemble = inference.Classifier(keras.Model(inputs, averaged), tuple(CLASSES), 32)
     with pytest.raises(ValueError, match="ensemble"):
         inference.class_activation_map(ensemble, image)
+
+
+def test_an_ensemble_folder_needs_the_slice_size(tmp_path, classifier):
+    import keras
+
+    inputs = keras.Input((None, None, 1))
+    averaged = keras.layers.Average()([classifier.model(inputs), classifier.model(inputs)])
+    folder = tmp_path / "ensemble"
+    folder.mkdir()
+    keras.Model(inputs, averaged).save(folder / "model.keras")
+    (folder / "class_names.json").write_text(json.dumps(CLASSES))
+    with pytest.raises(ValueError, match="pass `image_size`"):
+        inference.load_classifier(folder)
+    loaded = inference.load_classifier(folder, image_size=32)
+    [prediction] = inference.predict_images(loaded, [_disc()])
+    assert prediction.segmentable and prediction.model_input.shape == (32, 32)

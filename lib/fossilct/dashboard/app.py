@@ -38,7 +38,8 @@ class DashboardApp(widgets.VBox):
         self.run = run
         self.classification = ClassificationPanel(
             model_choices(run), class_names=run.class_names,
-            test_slices=pick_test_slices(run.slices))
+            test_slices=pick_test_slices(run.slices),
+            image_size=run.parameters("02_slices").get("image_size"))
         try:
             parameters = run.parameters("07_matching")
             self.matching = MatchingPanel(

@@ -111,6 +111,9 @@ class ClassificationPanel(widgets.VBox):
     choices : sequence of ModelChoice
     class_names : sequence of str
         The run's class names (for a model folder without ``class_names.json``).
+    image_size : int, optional
+        The run's slice size (the slicing step's ``image_size``): every model was trained on
+        slices of that size.
     test_slices : sequence of (label, path)
         Slices of the run's test split to pick from.
     """
@@ -122,9 +125,10 @@ class ClassificationPanel(widgets.VBox):
     status = traitlets.Unicode("")
 
     def __init__(self, choices: Sequence[ModelChoice], *, class_names: Sequence[str],
-                 test_slices: Sequence[tuple[str, str]]):
+                 test_slices: Sequence[tuple[str, str]], image_size: int | None = None):
         self._choices = {c.label: c for c in choices}
         self._class_names = list(class_names)
+        self._image_size = image_size
         self._loaded: dict = {}
         self._syncing = False
         self.model = widgets.Dropdown(options=list(self._choices), description="Model")
@@ -191,7 +195,8 @@ class ClassificationPanel(widgets.VBox):
         self.classifier = None
         self.status = f"loading model {label}…"
         choice = self._choices[label]
-        return Job(lambda job: load_choice(choice, class_names=self._class_names),
+        return Job(lambda job: load_choice(choice, class_names=self._class_names,
+                                           image_size=self._image_size),
                    done=lambda c: self._model_ready(label, c),
                    failed=lambda e: self._model_failed(label, e)).start()
 

@@ -64,8 +64,11 @@ def model_choices(run) -> list[ModelChoice]:
                                   record if record.is_file() else None)]
 
 
-def load_choice(choice: ModelChoice, *, class_names) -> inference.Classifier:
+def load_choice(choice: ModelChoice, *, class_names, image_size: int | None = None
+                ) -> inference.Classifier:
     """Load a chosen model (its abstention threshold too, for the ensemble).
+
+    `class_names` and `image_size` (the run's slice size) serve folders that do not state them.
 
     Raises
     ------
@@ -76,7 +79,7 @@ def load_choice(choice: ModelChoice, *, class_names) -> inference.Classifier:
     threshold = None if choice.record is None \
         else inference.read_abstention_threshold(choice.record)
     return inference.load_classifier(choice.path, class_names=class_names,
-                                     abstention_threshold=threshold)
+                                     image_size=image_size, abstention_threshold=threshold)
 
 
 def pick_test_slices(slices: pd.DataFrame, *, per_species: int = 6) -> list[tuple[str, str]]:

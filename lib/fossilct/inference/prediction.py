@@ -94,6 +94,7 @@ def _check_threshold(value, name: str) -> float | None:
 
 
 def load_classifier(model_dir: str | os.PathLike, *, class_names: Sequence[str] | None = None,
+                    image_size: int | None = None,
                     abstention_threshold: float | None = None) -> Classifier:
     """Load a model folder (``model.keras``, ``class_names.json``, ``params.yaml``).
 
@@ -104,6 +105,10 @@ def load_classifier(model_dir: str | os.PathLike, *, class_names: Sequence[str] 
         (``models/ensemble``).
     class_names : sequence of str, optional, keyword-only
         The output order, when the folder has no ``class_names.json``.
+    image_size : int, optional, keyword-only
+        Side of the slices the model was trained on (the slicing step's ``image_size``);
+        default the ``image_size`` of ``params.yaml``, else the model's own input size. An
+        ensemble has neither: give it.
     abstention_threshold : float, optional, keyword-only
         Top probability under which a prediction is flagged uncertain.
 
@@ -116,7 +121,8 @@ def load_classifier(model_dir: str | os.PathLike, *, class_names: Sequence[str] 
     FileNotFoundError
         No ``model.keras``, or neither ``class_names.json`` nor `class_names`.
     ValueError
-        Class names that do not match the model's outputs, a threshold outside [0, 1].
+        Class names that do not match the model's outputs, a threshold outside [0, 1], no
+        known slice size.
     """
     import keras
     import yaml
@@ -140,7 +146,14 @@ def load_classifier(model_dir: str | os.PathLike, *, class_names: Sequence[str] 
                          f"{model.output_shape[-1]} outputs; give the names it was trained with.")
     params_file = model_dir / "params.yaml"
     params = yaml.safe_load(params_file.read_text()) if params_file.is_file() else {}
-    image_size = (params or {}).get("image_size") or models.model_input_size(model)
+    image_size = image_size or (params or {}).get("image_size")
+    if not image_size:
+        try:
+            image_size = models.model_input_size(model)
+        except ValueError:
+            raise ValueError(f"{model_dir}: neither params.yaml nor the model says which slice "
+                             "size it was trained on; pass `image_size` (the slicing step's "
+                             "image_size).") from None
     return Classifier(model=model, class_names=tuple(str(c) for c in class_names),
                       image_size=int(image_size), abstention_threshold=threshold,
                       name=model_dir.name)
