@@ -116,7 +116,7 @@ class MatchingPanel(widgets.VBox):
         self.message = widgets.HTML()
         self.rankings = widgets.HTML()
         boxes = [_image_box(t) for t in ("Query", "Matched section", "Overlay",
-                                         "Re-sliced from the scan file")]
+                                         "From the scan file")]
         self.query_image, self.match_image, self.overlay, self.file_image = (b[1] for b in boxes)
         self.pose = widgets.HTML()
         self.errors = widgets.HTML()
