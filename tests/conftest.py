@@ -49,7 +49,12 @@ def run_pipeline(*args, timeout=1200):
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     """One complete smoke-profile run shared by the whole session: its run folder (read-only;
-    copy it with `copy_run` before changing anything)."""
+    copy it with `copy_run` before changing anything). ``FOSSILCT_SMOKE_RUN`` names an existing
+    smoke run folder to use instead, when developing."""
+    import os
+
+    if os.environ.get("FOSSILCT_SMOKE_RUN"):
+        return __import__("pathlib").Path(os.environ["FOSSILCT_SMOKE_RUN"])
     out = tmp_path_factory.mktemp("outputs")
     result = run_pipeline("--profile", "smoke", "--out", out)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -3,7 +3,7 @@
 Starts its own Voilà server on a free local port (from the repository root, so ``voila.json``
 applies) and stops it; Playwright drives Debian's Chromium (``/usr/bin/chromium``, installed by
 ``make test``), never a browser downloaded at run time. Screenshots go to the test's temporary
-folder. Set ``FOSSILCT_SMOKE_RUN`` to an existing smoke run folder to skip making one.
+folder. The smoke run is the session's (``conftest.smoke_run``).
 """
 
 import os
@@ -23,19 +23,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    """A complete smoke-profile run (about two minutes), made once for this module."""
-    if os.environ.get("FOSSILCT_SMOKE_RUN"):
-        return Path(os.environ["FOSSILCT_SMOKE_RUN"])
-    out = tmp_path_factory.mktemp("outputs")
-    result = subprocess.run([sys.executable, str(ROOT / "run_all.py"), "--profile", "smoke",
-                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                            timeout=1200)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return out / "smoke"
 
 
 def _free_port() -> int:
