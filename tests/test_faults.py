@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+import pandas as pd
 import psutil
 import pytest
 
@@ -61,9 +62,13 @@ def test_killed_while_slicing_and_while_training_resumes_to_the_same_bytes(smoke
     _resume(out)
     same = ["slices/manifest.csv", "split/assignments.csv", "models/small_cnn/history.csv",
             "eval/small_cnn/metrics.json", "eval/small_cnn/predictions.csv",
-            "ensemble/metrics.json", "comparison/leaderboard.csv"]
+            "ensemble/metrics.json", "comparison/paired_tests.csv"]
     for name in same:
         assert (run_dir / name).read_bytes() == (smoke_run / name).read_bytes(), name
+    timing = ["training_minutes", "slices_per_second"]  # measured, so never the same twice
+    pd.testing.assert_frame_equal(
+        pd.read_csv(run_dir / "comparison" / "leaderboard.csv").drop(columns=timing),
+        pd.read_csv(smoke_run / "comparison" / "leaderboard.csv").drop(columns=timing))
     leftovers = [p for p in run_dir.rglob("*") if p.name.endswith((".tmp", ".old"))
                  or ".tmp." in p.name or p.name == "backup"]
     assert not leftovers, leftovers
