@@ -5,4 +5,4 @@ names there. Importing it as a module does nothing. See :mod:`fossilct.tflog`.
 """
 
 if __name__ == "__main__":
-    __import__("fossilct.tflog").tflog.install_in_kernel()
+    __import__("fossilct.tflog").tflog.install_from_environment()

@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Callable
 
 __all__ = ["KERNEL_STARTUP", "ABSL_PREAMBLE", "HARMLESS_ERRORS", "is_tensorflow_noise",
-           "StderrFilter", "filter_stderr", "install_in_kernel"]
+           "StderrFilter", "filter_stderr", "install_from_environment"]
 
 KERNEL_STARTUP = Path(__file__).with_name("_kernel_startup.py")
-"""The start-up file for ``PYTHONSTARTUP``: it calls :func:`install_in_kernel`."""
+"""The start-up file for ``PYTHONSTARTUP``: it calls :func:`install_from_environment`."""
 
 ABSL_PREAMBLE = ("WARNING: All log messages before absl::InitializeLog() is called are written "
                  "to STDERR")
@@ -190,8 +190,9 @@ def filter_stderr(*, min_log_level: int = 2, fd: int = 2) -> StderrFilter:
                                                                  min_log_level=min_log_level))
 
 
-def install_in_kernel() -> StderrFilter:
-    """The kernel start-up hook: filter descriptor 2 at the level of ``TF_CPP_MIN_LOG_LEVEL``.
+def install_from_environment() -> StderrFilter:
+    """Filter descriptor 2 at the level of ``TF_CPP_MIN_LOG_LEVEL``: the kernel start-up hook,
+    also used by the ``fossilct`` command.
 
     An unset or invalid variable counts as 0 (TensorFlow's default: only the preamble and the
     harmless errors are dropped).
