@@ -6,10 +6,12 @@
 - :func:`fit_model` (``fit``), built on the state and callbacks of ``state``
 - :func:`save_training_outputs`, :func:`load_training_outputs`, :func:`check_trained_on`
   (``outputs``)
+- :class:`LiveTensorBoard`, TensorBoard logs written during training (``live_logs``)
 """
 
 from fossilct.training.device import DeviceConfig, configure_device, set_global_seed
 from fossilct.training.fit import fit_model
+from fossilct.training.live_logs import LiveTensorBoard
 from fossilct.training.outputs import (OUTPUT_FILES, check_trained_on, load_training_outputs,
                                        read_training_params, save_training_outputs,
                                        write_tensorboard_logs)
@@ -25,4 +27,5 @@ __all__ = [
     "read_training_params",
     "check_trained_on",
     "write_tensorboard_logs",
+    "LiveTensorBoard",
 ]
