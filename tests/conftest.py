@@ -1,4 +1,9 @@
-"""Shared fixtures: tiny, seeded, synthetic arrays built on the fly (no downloads)."""
+"""Shared fixtures: tiny, seeded, synthetic arrays built on the fly (no downloads), and the one
+smoke-profile run that every smoke test of a session reads."""
+
+import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -6,6 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -32,3 +39,19 @@ def two_blob_volume():
     small = (planes - 4) ** 2 + (rows - 24) ** 2 + (cols - 24) ** 2 <= 9
     noise = np.random.default_rng(1).normal(0.0, 0.05, size=big.shape)
     return (0.1 + 0.8 * (big | small) + noise).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """One complete ``run_all.py --profile smoke`` run, made once per test session.
+
+    Returns ``(out, result)``: the outputs root (the run folder is ``out / "smoke"``) and the
+    finished process. Tests may add files outside the steps' folders (``report/``, ``cache/``)
+    but must leave the steps' products as they are, since other modules read them.
+    """
+    out = tmp_path_factory.mktemp("smoke-outputs")
+    result = subprocess.run([sys.executable, str(ROOT / "run_all.py"), "--profile", "smoke",
+                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=1200)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out, result

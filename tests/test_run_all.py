@@ -1,6 +1,7 @@
 """Smoke runs of the whole notebook pipeline through run_all.py (the PLM `tests/test_pipeline.py`)."""
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -22,13 +23,10 @@ def run_all(*args, timeout=1200):
                           capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    """One complete smoke-profile run shared by the tests of this module."""
-    out = tmp_path_factory.mktemp("outputs")
-    result = run_all("--profile", "smoke", "--out", str(out))
-    assert result.returncode == 0, result.stdout + result.stderr
-    return out, result
+@pytest.fixture
+def smoke(smoke_run):
+    """The session's smoke-profile run (``conftest.smoke_run``)."""
+    return smoke_run
 
 
 def _tasks(run_dir):
@@ -52,6 +50,47 @@ def test_every_notebook_executed_and_wrote_its_artifacts(smoke):
         for output in task.outputs:
             assert output.exists(), f"{task.key} did not write {output}"
     assert list((run_dir / "logs").glob("run_*.log"))
+
+
+def _outputs(notebook, kind):
+    """Outputs of the code cells of an executed notebook: stream texts or image/png payloads."""
+    found = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if kind == "stream" and output.get("output_type") == "stream":
+                found.append(output["text"])
+            elif kind == "image/png" and "image/png" in output.get("data", {}):
+                found.append(output["data"]["image/png"])
+    return found
+
+
+def test_every_figure_a_step_saves_is_also_shown_inline(smoke):
+    out, _ = smoke
+    run_dir = out / "smoke"
+    checked = 0
+    for task in _tasks(run_dir):
+        saved = [p for folder in task.outputs if folder.is_dir() for p in folder.glob("*.png")]
+        notebook = nbformat.read(run_dir / "notebooks" / f"{task.key}.ipynb", as_version=4)
+        shown = _outputs(notebook, "image/png")
+        assert len(shown) >= len(saved), f"{task.key} saved {len(saved)} figures, shows {shown}"
+        checked += bool(saved)
+    assert checked  # not vacuous: steps do save figures
+
+
+TENSORFLOW_NOISE = re.compile(r"absl::InitializeLog|oneDNN custom operations|NodeDef mentions"
+                              r"|^[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\]", re.M)
+
+
+def test_notebooks_and_logs_hold_no_tensorflow_startup_noise(smoke):
+    out, _ = smoke
+    run_dir = out / "smoke"
+    for task in _tasks(run_dir):
+        notebook = nbformat.read(run_dir / "notebooks" / f"{task.key}.ipynb", as_version=4)
+        text = "".join(_outputs(notebook, "stream"))
+        assert not TENSORFLOW_NOISE.search(text), f"{task.key}: {text[:500]}"
+    for log in (run_dir / "logs").glob("run_*.log"):
+        match = TENSORFLOW_NOISE.search(log.read_text())
+        assert match is None, f"{log}: {match and match.group(0)}"
 
 
 def test_inventory_contract(smoke):

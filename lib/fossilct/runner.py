@@ -251,4 +251,7 @@ def main(argv: list[str] | None = None, *, root: str | os.PathLike) -> int:
     bar.close()
     print(f"fossilct: done ({len(ran)} run). Executed notebooks are in "
           f"{plan.run_dir / 'notebooks'}")
+    from fossilct.report import write_report
+
+    print(f"fossilct: report {write_report(plan.run_dir)}")
     return 0
