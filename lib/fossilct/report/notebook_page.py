@@ -5,7 +5,7 @@ load from the network removed: no MathJax, Mermaid or require.js script, no widg
 (widget outputs such as progress bars are dropped: a page could only show their first frame).
 Figures are the notebook's own ``image/png`` outputs, embedded as data. Each code cell sits in a
 closed ``<details>`` element: the page reads as prose, numbers and figures, and the code is one
-click away.
+click away. A figure's alternative text is its text form (``<Figure size ... with 2 Axes>``).
 """
 
 from __future__ import annotations
@@ -35,6 +35,12 @@ details.fossilct-code > summary { cursor: pointer; color: #6b7280;
 {{ super() }}
 <nav class="fossilct">{{ resources.fossilct_nav }}</nav>
 {%- endblock body_header -%}
+{% block data_png scoped -%}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+ alt="{{ output.data.get('text/plain', 'figure') | escape_html }}">
+</div>
+{%- endblock data_png %}
 {% block input_group -%}
 <details class="fossilct-code"><summary>code</summary>
 {{ super() }}
