@@ -1,7 +1,7 @@
 """Benchmark of slice-to-volume matching: fossilct against the study's reference algorithm.
 
 Both methods answer the same queries, cut from synthetic volumes at known poses with the
-evaluation nuisances (:func:`fossilct.matching.queries.make_queries`). The baseline is the
+evaluation nuisances (:func:`fossilct.matching.benchmark.make_queries`). The baseline is the
 reference method, measured in the same run; the ratios say how many times faster fossilct is.
 
 1. Library: ``species x specimens`` synthetic scans (quick-profile size), prepared with
@@ -29,8 +29,8 @@ import pandas as pd
 
 from fossilct import slicing, synthetic
 from fossilct.matching import library_volume_from_prepared
-from fossilct.matching.evaluation import evaluate_identification, evaluate_poses, summarise
-from fossilct.matching.queries import make_queries
+from fossilct.matching.benchmark import (evaluate_identification, evaluate_poses, make_queries,
+                                         summarise)
 
 
 def _library(n_species: int, n_specimens: int, size: int, seed: int):

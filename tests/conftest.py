@@ -1,9 +1,4 @@
-"""Shared fixtures: tiny, seeded, synthetic arrays built on the fly (no downloads), and the one
-smoke-profile run that every smoke test of a session reads."""
-
-import subprocess
-import sys
-from pathlib import Path
+"""Shared fixtures: tiny, seeded, synthetic arrays built on the fly (no downloads)."""
 
 import matplotlib
 
@@ -11,8 +6,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -41,17 +34,32 @@ def two_blob_volume():
     return (0.1 + 0.8 * (big | small) + noise).astype(np.float32)
 
 
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def run_pipeline(*args, timeout=1200):
+    """``python run_all.py ARGS`` in the repository, output captured."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, str(ROOT / "run_all.py"), *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
-    """One complete ``run_all.py --profile smoke`` run, made once per test session.
-
-    Returns ``(out, result)``: the outputs root (the run folder is ``out / "smoke"``) and the
-    finished process. Tests may add files outside the steps' folders (``report/``, ``cache/``)
-    but must leave the steps' products as they are, since other modules read them.
-    """
-    out = tmp_path_factory.mktemp("smoke-outputs")
-    result = subprocess.run([sys.executable, str(ROOT / "run_all.py"), "--profile", "smoke",
-                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                            timeout=1200)
+    """One complete smoke-profile run shared by the whole session: its run folder (read-only;
+    copy it with `copy_run` before changing anything)."""
+    out = tmp_path_factory.mktemp("outputs")
+    result = run_pipeline("--profile", "smoke", "--out", out)
     assert result.returncode == 0, result.stdout + result.stderr
-    return out, result
+    return out / "smoke"
+
+
+def copy_run(run_dir, destination):
+    """A copy of a run folder that a test may change (stamps stay valid: they are relative)."""
+    import shutil
+
+    target = destination / "outputs" / run_dir.name
+    shutil.copytree(run_dir, target, symlinks=True)
+    return target

@@ -66,19 +66,19 @@ def test_a_class_absent_from_the_test_split_is_allowed(model, manifest):
     frame = manifest[~((manifest["split"] == "test") & (manifest["species"] == "disk"))]
     table = evaluation.predict_split(model, frame, class_names=NAMES)
     assert set(table["species"]) == {"cross", "square"}
-    summary = evaluation.summarize_predictions(table, class_names=NAMES, n_bootstrap=20)
+    summary = evaluation.summarise_predictions(table, class_names=NAMES, n_bootstrap=20)
     assert summary.metrics["per_class_auc"]["disk"] is None
 
 
 def test_summary_of_the_test_rows_report_and_folder(predictions, tmp_path):
-    summary = evaluation.summarize_predictions(predictions, class_names=NAMES, n_bootstrap=50)
+    summary = evaluation.summarise_predictions(predictions, class_names=NAMES, n_bootstrap=50)
     test = predictions[predictions["split"] == "test"]
     y, probs, specimens = evaluation.arrays_from_predictions(test, class_names=NAMES)
     direct = metrics.evaluate_predictions(y, probs, specimen_ids=specimens, class_names=NAMES,
                                           n_bootstrap=50)
     assert summary.metrics == direct
     assert summary.confusion_counts.to_numpy().sum() == len(test)
-    on_val = evaluation.summarize_predictions(predictions, class_names=NAMES, split="val",
+    on_val = evaluation.summarise_predictions(predictions, class_names=NAMES, split="val",
                                               n_bootstrap=10)
     assert on_val.confusion_counts.to_numpy().sum() == (predictions["split"] == "val").sum()
     report = evaluation.report_markdown(summary.metrics, summary.per_species, title="small_cnn")
@@ -147,3 +147,14 @@ def test_errors(model, manifest, predictions):
         evaluation.report_markdown({k: {"value": 1.0, "ci95": None}
                                     for k in metrics.METRIC_KEYS if k != "ece"},
                                    pd.DataFrame())
+
+
+def test_throughput_is_measured_and_saved(model, predictions, tmp_path):
+    speed = evaluation.measure_throughput(model, batch_size=4, n_batches=2)
+    assert speed["slices_per_second"] > 0 and speed["input_size"] == 32
+    with pytest.raises(ValueError, match=r"`batch_size` and `n_batches` must be >= 1"):
+        evaluation.measure_throughput(model, n_batches=0)
+    summary = evaluation.summarise_predictions(predictions, class_names=NAMES, n_bootstrap=5)
+    paths = evaluation.save_evaluation_outputs(tmp_path, summary, predictions=predictions,
+                                               report="r", throughput=speed)
+    assert json.loads(paths["throughput.json"].read_text()) == speed

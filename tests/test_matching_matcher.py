@@ -7,28 +7,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.ndimage as ndi
+from matching_fixtures import library_volume
 
-from fossilct import synthetic, slicing, volumes
-from fossilct.matching import (Library, LibraryVolume, MatchingError, library_volume_from_prepared,
-                               load_library, make_library_volume, match_slice_to_library,
+from fossilct.matching import (Library, LibraryVolume, MatchingError, SearchEffort,
+                               make_library_volume, match_slice_to_library,
                                match_slice_to_volume, prepare_query)
 from fossilct.matching.pose import frame_of, pose_errors
-from fossilct.matching.queries import cut_query, tilted_normal
-
-SMALL = dict(n_normals=60, working_radius=16.0)
-
-
-def _library_volume(species, seed, **kwargs):
-    specimen = synthetic.make_specimen(species, size=48, rng=seed)
-    prepared = slicing.prepare_volume(specimen.volume, specimen.spacing_um)
-    return library_volume_from_prepared(prepared, file=f"{species}-{seed}.npz",
-                                        specimen=f"{species}-{seed}", species=species,
-                                        **{**SMALL, **kwargs})
+from fossilct.matching.benchmark.queries import cut_query, tilted_normal
 
 
 @pytest.fixture(scope="module")
 def target():
-    return _library_volume("elphidiella_like", 7)
+    return library_volume("elphidiella_like", 7)
 
 
 def _errors(match, normal, offset, angle, mirror):
@@ -42,8 +32,8 @@ def _errors(match, normal, offset, angle, mirror):
                                                     (1, 20.0, 300.0, False)])
 def test_noise_free_queries_recover_their_exact_pose(target, axis, tilt, angle, mirror):
     normal = tilted_normal(axis, tilt, 40.0)
-    image, _ = cut_query(target.volume, target.mask, normal=normal, offset_vox=1.3,
-                         angle_deg=angle, mirror=mirror)
+    image, _, _ = cut_query(target.volume, target.mask, normal=normal, offset_vox=1.3,
+                            angle_deg=angle, mirror=mirror)
     match = match_slice_to_volume(image, target, pixel_size_um=target.voxel_size_um)[0]
     errors = _errors(match, normal, 1.3, angle, mirror)
     assert errors.mirror_ok
@@ -53,8 +43,8 @@ def test_noise_free_queries_recover_their_exact_pose(target, axis, tilt, angle, 
 
 
 def test_unknown_pixel_size_estimates_the_scale(target):
-    image, _ = cut_query(target.volume, target.mask, normal=(0, 1, 0), offset_vox=-2.0,
-                         angle_deg=45.0)
+    image, _, _ = cut_query(target.volume, target.mask, normal=(0, 1, 0), offset_vox=-2.0,
+                            angle_deg=45.0)
     zoomed = np.kron(image, np.ones((2, 2), np.float32))  # 2 query pixels per voxel
     match = match_slice_to_volume(zoomed, target)[0]
     assert _errors(match, (0, 1, 0), -2.0, 45.0, False).success(
@@ -64,8 +54,8 @@ def test_unknown_pixel_size_estimates_the_scale(target):
 
 def test_matching_is_invariant_to_mirroring_and_quarter_turns(target):
     normal = tilted_normal(2, 10.0, 120.0)
-    image, _ = cut_query(target.volume, target.mask, normal=normal, offset_vox=0.7,
-                         angle_deg=25.0)
+    image, _, _ = cut_query(target.volume, target.mask, normal=normal, offset_vox=0.7,
+                            angle_deg=25.0)
     size = target.voxel_size_um
     plain = match_slice_to_volume(image, target, pixel_size_um=size)[0]
     turned = match_slice_to_volume(np.rot90(image).copy(), target, pixel_size_um=size)[0]
@@ -80,7 +70,7 @@ def test_matching_is_invariant_to_mirroring_and_quarter_turns(target):
 
 
 def test_match_record_is_complete_and_consistent(target):
-    image, _ = cut_query(target.volume, target.mask, normal=(1, 0, 0), offset_vox=0.0)
+    image, _, _ = cut_query(target.volume, target.mask, normal=(1, 0, 0), offset_vox=0.0)
     matches = match_slice_to_volume(image, target, n_matches=3)
     assert 1 <= len(matches) <= 3
     assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
@@ -98,7 +88,7 @@ def test_match_record_is_complete_and_consistent(target):
 
 
 def test_matched_silhouette_is_the_section_of_the_fossil_mask(target):
-    image, _ = cut_query(target.volume, target.mask, normal=(0, 1, 0), offset_vox=2.0)
+    image, _, _ = cut_query(target.volume, target.mask, normal=(0, 1, 0), offset_vox=2.0)
     best = match_slice_to_volume(image, target)[0]
     assert best.scores["dice"] > 0.9  # the query's own section, found again
     assert not best.image[~best.mask].any()
@@ -108,8 +98,8 @@ def test_matched_silhouette_is_the_section_of_the_fossil_mask(target):
 
 
 def test_matching_is_deterministic(target):
-    image, _ = cut_query(target.volume, target.mask, normal=(0, 0, 1), offset_vox=1.0,
-                         angle_deg=10.0)
+    image, _, _ = cut_query(target.volume, target.mask, normal=(0, 0, 1), offset_vox=1.0,
+                            angle_deg=10.0)
     a = match_slice_to_volume(image, target)[0]
     b = match_slice_to_volume(image, target)[0]
     assert a.normal == b.normal and a.offset_vox == b.offset_vox
@@ -118,15 +108,15 @@ def test_matching_is_deterministic(target):
 
 @pytest.fixture(scope="module")
 def library(target):
-    return [target, _library_volume("lockhartia_like", 3), _library_volume("arumella_like", 4)]
+    return [target, library_volume("lockhartia_like", 3), library_volume("arumella_like", 4)]
 
 
 def test_library_ranks_the_source_volume_first(library):
     source = library[0]
-    image, _ = cut_query(source.volume, source.mask, normal=tilted_normal(1, 12.0, 0.0),
-                         offset_vox=-1.0, angle_deg=80.0, mirror=True)
+    image, _, _ = cut_query(source.volume, source.mask, normal=tilted_normal(1, 12.0, 0.0),
+                            offset_vox=-1.0, angle_deg=80.0, mirror=True)
     result = match_slice_to_library(image, library, pixel_size_um=source.voxel_size_um,
-                                    n_refine_volumes=2)
+                                    effort=SearchEffort(n_refine_volumes=2))
     assert result.best.file == source.file
     assert list(result.volumes["rank"]) == [1, 2, 3]
     assert result.specimens["specimen"].iloc[0] == source.specimen
@@ -139,41 +129,17 @@ def test_bad_volume_in_a_library_is_reported_and_skipped(library):
     broken = LibraryVolume(volume=library[1].volume, mask=library[1].mask, voxel_size_um=1.0,
                            file="no-index.npz", specimen="x", species="y", index=None)
     source = library[0]
-    image, _ = cut_query(source.volume, source.mask, normal=(1, 0, 0), offset_vox=0.0)
+    image, _, _ = cut_query(source.volume, source.mask, normal=(1, 0, 0), offset_vox=0.0)
     shelf = Library((broken, source, library[2]),
                     pd.DataFrame([{"file": "unreadable.nii", "reason": "VolumeError: bad"}]))
-    result = match_slice_to_library(image, shelf, n_refine_volumes=1)
+    result = match_slice_to_library(image, shelf, effort=SearchEffort(n_refine_volumes=1))
     assert set(result.skipped["file"]) == {"unreadable.nii", "no-index.npz"}
     assert "has no index" in result.skipped.set_index("file").loc["no-index.npz", "reason"]
     assert len(result.matches) == 2 and result.best.file == source.file
 
 
-def test_load_library_skips_unreadable_files_and_volumes_without_fossil(tmp_path):
-    specimen = synthetic.make_specimen("lockhartia_like", size=40, rng=1)
-    volumes.save_volume(tmp_path / "good.npz", specimen.volume, specimen.spacing_um)
-    (tmp_path / "bad.npz").write_bytes(b"not a volume")
-    rng = np.random.default_rng(0)
-    volumes.save_volume(tmp_path / "empty.npz",
-                        rng.normal(0.1, 0.01, (24, 24, 24)).astype(np.float32), 1.0)
-    table = pd.DataFrame({"file": ["bad.npz", "good.npz", "empty.npz"],
-                          "specimen_id": ["a", "b", "c"], "species": ["s", "s", "t"]})
-    library = load_library(table, tmp_path, cache_dir=tmp_path / "index", **SMALL)
-    assert [v.file for v in library.volumes] == ["good.npz"]
-    assert list(library.skipped["file"]) == ["bad.npz", "empty.npz"]
-    assert library.skipped["reason"].str.len().min() > 10
-    assert len(list((tmp_path / "index").glob("*.npz"))) == 1
-    with pytest.raises(ValueError, match=r"lacks columns \['species'\]"):
-        load_library(table.drop(columns="species"), tmp_path)
-
-
-def test_volume_with_no_fossil_is_a_clear_error(target):
-    with pytest.raises(MatchingError, match="has no fossil"):
-        make_library_volume(target.volume, np.zeros_like(target.mask), voxel_size_um=1.0,
-                            file="blank.nii")
-
-
 def test_bad_calls_are_refused(target):
-    image, _ = cut_query(target.volume, target.mask, normal=(1, 0, 0), offset_vox=0.0)
+    image, _, _ = cut_query(target.volume, target.mask, normal=(1, 0, 0), offset_vox=0.0)
     with pytest.raises(ValueError, match="`method` must be one of"):
         match_slice_to_volume(image, target, method="magic")
     with pytest.raises(ValueError, match="`n_matches` must be at least 1"):
@@ -185,8 +151,10 @@ def test_bad_calls_are_refused(target):
         match_slice_to_volume(image, bare)
     with pytest.raises(ValueError, match="The library is empty"):
         match_slice_to_library(image, Library((), pd.DataFrame(columns=["file", "reason"])))
-    with pytest.raises(ValueError, match="`n_refine_volumes` must be at least 1"):
-        match_slice_to_library(image, [target], n_refine_volumes=0)
+    with pytest.raises(TypeError, match="`effort` must be a SearchEffort"):
+        match_slice_to_library(image, [target], effort={"n_screen": 2})
+    with pytest.raises(ValueError, match="unknown metrics"):
+        match_slice_to_volume(image, target, weights={"hu": 1.0})
     with pytest.raises(MatchingError, match="is blank"):
         match_slice_to_volume(np.zeros((40, 40)), target)
     query = prepare_query(image)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from fossilct import planes
-from fossilct.matching.pose import Pose, frame_of, pose_errors, pose_from_turn, render
-from fossilct.matching.queries import tilted_normal
+from fossilct.matching.pose import QueryPose, frame_of, pose_errors, pose_from_turn, sample_at_pose
+from fossilct.matching.benchmark.queries import tilted_normal
 
 
 @pytest.mark.parametrize("angle", [0.0, 30.0, 135.0, 300.0])
@@ -13,7 +13,7 @@ from fossilct.matching.queries import tilted_normal
 def test_angle_and_mirror_round_trip_through_the_planes_convention(angle, mirror):
     normal = tilted_normal(1, 17.0, 40.0)
     u, v = planes.plane_basis(normal, angle_deg=angle, mirror=mirror)
-    pose = Pose(normal, np.zeros(3), 2.0 * u, 2.0 * v)
+    pose = QueryPose(normal, np.zeros(3), 2.0 * u, 2.0 * v)
     found_angle, found_mirror = pose.angle_mirror()
     assert found_mirror == mirror
     assert abs((found_angle - angle + 180) % 360 - 180) < 1e-6
@@ -21,7 +21,7 @@ def test_angle_and_mirror_round_trip_through_the_planes_convention(angle, mirror
 
 
 def test_offset_is_measured_from_the_volume_centre():
-    pose = Pose(np.array([0.0, 1.0, 0.0]), np.array([3.0, 7.0, 1.0]), np.zeros(3), np.zeros(3))
+    pose = QueryPose(np.array([0.0, 1.0, 0.0]), np.array([3.0, 7.0, 1.0]), np.zeros(3), np.zeros(3))
     assert pose.offset((9, 10, 11)) == pytest.approx(7.0 - 4.5)
 
 
@@ -37,23 +37,23 @@ def test_pose_from_turn_matches_the_rotation_search_convention():
     assert pose.angle_mirror() == (pytest.approx(320.0), True)
 
 
-def test_render_samples_where_the_query_pixels_lie(rng):
+def test_sample_at_pose_reads_where_the_query_pixels_lie(rng):
     volume = rng.random((6, 7, 8)).astype(np.float32)
     normal = np.array([1.0, 0.0, 0.0])
     u, v = planes.plane_basis(normal)
     image = planes.sample_plane(volume, normal, 0.5)  # volume[3]
-    pose = Pose(normal, np.array([3.0, 3.0, 3.5]), u, v)
+    pose = QueryPose(normal, np.array([3.0, 3.0, 3.5]), u, v)
     points = np.stack(np.meshgrid(np.arange(7.0), np.arange(8.0), indexing="ij"), axis=-1)
-    assert np.allclose(render(volume, pose, points, np.array([3.0, 3.5])), image, atol=1e-5)
+    assert np.allclose(sample_at_pose(volume, pose, points, np.array([3.0, 3.5])), image, atol=1e-5)
 
 
-def test_render_of_a_boolean_mask_equals_its_float_render(rng):
+def test_sampling_a_boolean_mask_equals_sampling_it_as_float(rng):
     mask = rng.random((9, 10, 11)) > 0.5
-    pose = Pose(np.array([1.0, 0, 0]), np.array([4.2, 5.1, 4.7]), np.array([0, 0.8, 0.6]),
+    pose = QueryPose(np.array([1.0, 0, 0]), np.array([4.2, 5.1, 4.7]), np.array([0, 0.8, 0.6]),
                 np.array([0, -0.6, 0.8]))
     points = rng.uniform(0, 6, (20, 2))
-    as_float = render(mask.astype(np.float32), pose, points, np.array([3.0, 3.0]))
-    assert np.array_equal(render(mask, pose, points, np.array([3.0, 3.0])), as_float)
+    as_float = sample_at_pose(mask.astype(np.float32), pose, points, np.array([3.0, 3.0]))
+    assert np.array_equal(sample_at_pose(mask, pose, points, np.array([3.0, 3.0])), as_float)
     assert 0 < as_float.max() <= 1
 
 

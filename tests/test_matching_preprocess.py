@@ -122,3 +122,10 @@ def test_read_query_image_errors(tmp_path):
     (tmp_path / "broken.tif").write_bytes(b"II*\x00garbage")
     with pytest.raises(MatchingError, match="is not an image"):
         read_query_image(tmp_path / "broken.tif")
+
+
+def test_a_section_cut_by_the_image_border_is_a_partial_view(ct_slice):
+    whole = prepare_query(ct_slice)
+    assert not whole.partial
+    cut = prepare_query(ct_slice[:, 30:])  # the border cuts the fossil's left end
+    assert cut.partial and cut.radius < whole.radius

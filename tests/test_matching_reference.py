@@ -7,7 +7,7 @@ from fossilct import synthetic, slicing
 from fossilct.matching import (MatchingError, library_volume_from_prepared, match_slice_to_volume,
                                prepare_query)
 from fossilct.matching.pose import frame_of, pose_errors
-from fossilct.matching.queries import cut_query, tilted_normal
+from fossilct.matching.benchmark.queries import cut_query, tilted_normal
 from fossilct.matching.reference import (REFERENCE_ANGLES_DEG, REFERENCE_FINE_WEIGHTS,
                                          reference_search)
 
@@ -28,8 +28,8 @@ def test_study_weights_and_search_space():
 @pytest.mark.parametrize("axis,angle", [(0, 0.0), (1, 60.0), (2, 270.0)])
 def test_axis_queries_at_searched_angles_are_found(target, axis, angle):
     normal = np.eye(3)[axis]
-    image, _ = cut_query(target.volume, target.mask, normal=normal, offset_vox=0.0,
-                         angle_deg=angle)
+    image, _, _ = cut_query(target.volume, target.mask, normal=normal, offset_vox=0.0,
+                            angle_deg=angle)
     result = reference_search(prepare_query(image, image_size=64), target.volume)
     estimate = frame_of(result.pose.normal, *result.pose.angle_mirror())
     errors = pose_errors(frame_of(normal, angle, False), 0.0, estimate,
@@ -40,8 +40,8 @@ def test_axis_queries_at_searched_angles_are_found(target, axis, angle):
 
 
 def test_reference_never_mirrors_nor_tilts(target):
-    image, _ = cut_query(target.volume, target.mask, normal=tilted_normal(0, 20.0, 30.0),
-                         offset_vox=0.5, angle_deg=10.0, mirror=True)
+    image, _, _ = cut_query(target.volume, target.mask, normal=tilted_normal(0, 20.0, 30.0),
+                            offset_vox=0.5, angle_deg=10.0, mirror=True)
     match = match_slice_to_volume(image, target, method="reference")[0]
     assert match.method == "reference" and not match.mirror
     assert sorted(np.abs(match.normal)) == [0.0, 0.0, 1.0]
@@ -49,7 +49,7 @@ def test_reference_never_mirrors_nor_tilts(target):
 
 
 def test_reference_refuses_bad_axes_and_volumes_without_fossil_slices(target):
-    image, _ = cut_query(target.volume, target.mask, normal=(1, 0, 0), offset_vox=0.0)
+    image, _, _ = cut_query(target.volume, target.mask, normal=(1, 0, 0), offset_vox=0.0)
     query = prepare_query(image, image_size=32)
     with pytest.raises(ValueError, match="`axes` must be a non-empty subset"):
         reference_search(query, target.volume, axes=(3,))

@@ -154,7 +154,7 @@ def test_species_losing_specimens_is_dropped_and_reported(dataset, tmp_path):
 def test_save_and_read_the_slices_folder(built, tmp_path):
     out, result = built
     paths = slice_dataset.save_slices_outputs(out, result)
-    assert sorted(paths) == ["counts.csv", "examples.npz", "manifest.csv"]
+    assert sorted(paths) == ["counts.csv", "dropped_species.csv", "examples.npz", "manifest.csv"]
     table = slice_dataset.read_slices(out)
     assert table["path"].map(lambda p: p.startswith(str(out.resolve()))).all()
     assert table["slice_id"].tolist() == result.manifest["slice_id"].tolist()

@@ -140,6 +140,7 @@ def test_prepare_volume_resamples_anisotropic_spacing(phantom):
     volume = phantom[0][::2]                       # every second plane: plane spacing doubles
     result = slicing.prepare_volume(volume, (20.0, 10.0, 10.0))
     assert result.source_shape == (48, 48, 48) and result.spacing_um == 10.0
+    assert result.input_shape == (24, 48, 48) and result.input_spacing_um == (20.0, 10.0, 10.0)
 
 
 def test_prepare_volume_is_deterministic(phantom, prepared):

@@ -203,8 +203,8 @@ def test_inventory_reads_headers_only(data_dir, monkeypatch):
         raise AssertionError("build_inventory loaded voxels")
 
     monkeypatch.setattr(volumes, "load_volume", must_not_load)
-    for name, codec in list(volumes._io._CODECS.items()):
-        monkeypatch.setitem(volumes._io._CODECS, name, codec._replace(read_array=must_not_load))
+    for name, codec in list(volumes.io._CODECS.items()):
+        monkeypatch.setitem(volumes.io._CODECS, name, codec._replace(read_array=must_not_load))
     assert len(build_inventory(read_specimen_table(data_dir), data_dir)) == 4
 
 

@@ -202,3 +202,59 @@ def test_check_split_errors():
         splitting.check_split(ok.drop(columns="split"))
     with pytest.raises(splitting.SplitError, match="no `split` column"):
         splitting.summarise_split(ok.drop(columns="split"))
+
+
+# ---------------------------------------------------------------- the split folder
+
+
+def _split_folder(tmp_path):
+    from slice_fixtures import write_manifest
+    from fossilct import manifest
+
+    slices_dir = tmp_path / "slices"
+    write_manifest(slices_dir, classes=("disk", "square"), specimens={"train": 2, "val": 1,
+                                                                      "test": 1})
+    slices = manifest.read_manifest(slices_dir / "manifest.csv").assign(split="")
+    result = splitting.split_by_specimen(slices, test_fraction=0.25, val_target=6, val_cap=8, rng=0)
+    leaky = splitting.split_by_specimen(slices, test_fraction=0.25, val_target=6, val_cap=8, rng=0,
+                              mode="slice_level")
+    return slices_dir, splitting.apply_split(slices, result), splitting.apply_split(slices, leaky), result
+
+
+def test_split_folder_round_trip_in_both_modes(tmp_path):
+    slices_dir, slices, leaky, result = _split_folder(tmp_path)
+    splitting.save_split_outputs(tmp_path / "split", slices=slices, slice_level=leaky,
+                                    summary=splitting.summarise_split(slices), notes=["a note"])
+    back = splitting.read_split_slices(slices_dir, tmp_path / "split")
+    assert back["split"].tolist() == slices["split"].tolist()
+    assert back["path"].map(lambda p: p.startswith(str(slices_dir.resolve()))).all()
+    level = splitting.read_split_slices(slices_dir, tmp_path / "split", mode="slice_level")
+    assert set(level["split"]) == {"train", "val", "test"}
+    assert (tmp_path / "split" / "notes.txt").read_text() == "a note\n"
+    with pytest.raises(splitting.SplitError, match=r"`mode` must be one of"):
+        splitting.read_split_slices(slices_dir, tmp_path / "split", mode="file")
+
+
+def test_a_split_older_than_the_slices_is_refused(tmp_path):
+    slices_dir, slices, leaky, _ = _split_folder(tmp_path)
+    splitting.save_split_outputs(tmp_path / "split", slices=slices.iloc[1:],
+                                    slice_level=leaky.iloc[1:], summary=splitting.summarise_split(slices))
+    with pytest.raises(splitting.SplitError, match=r"does not split the slices of .* Re-run the split step"):
+        splitting.read_split_slices(slices_dir, tmp_path / "split")
+    with pytest.raises(FileNotFoundError, match=r"run the split step \(notebook 03"):
+        splitting.read_split_slices(slices_dir, tmp_path / "nowhere")
+
+
+def test_save_refuses_a_leaking_split_and_writes_nothing(tmp_path):
+    _, slices, leaky, _ = _split_folder(tmp_path)
+    with pytest.raises(splitting.SplitError, match=r"leaky_\*"):
+        splitting.save_split_outputs(tmp_path / "split", slices=leaky, slice_level=leaky,
+                                        summary=splitting.summarise_split(slices))
+    assert not (tmp_path / "split").exists()
+
+
+def test_fingerprint_changes_with_the_split_not_with_the_paths(tmp_path):
+    _, slices, leaky, _ = _split_folder(tmp_path)
+    assert splitting.fingerprint(slices) == splitting.fingerprint(
+        slices.assign(path="elsewhere").iloc[::-1])
+    assert splitting.fingerprint(slices) != splitting.fingerprint(leaky)

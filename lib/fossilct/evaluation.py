@@ -3,7 +3,7 @@
 :func:`predict_splits` gives the predictions table (one row per slice of the validation and test
 splits, one probability column per class) that ensembles and comparisons reuse instead of
 re-running models: they choose on validation and report on test;
-:func:`summarize_predictions` turns the test rows into metrics with specimen-bootstrap intervals,
+:func:`summarise_predictions` turns the test rows into metrics with specimen-bootstrap intervals,
 the per-species table, confusion matrices, reliability and ROC data; :func:`report_markdown`
 writes the tables as Markdown; :func:`save_evaluation_outputs` writes the folder and checks it;
 :func:`read_predictions` reads it back.
@@ -28,11 +28,12 @@ __all__ = [
     "predict_split",
     "predict_splits",
     "arrays_from_predictions",
-    "summarize_predictions",
+    "summarise_predictions",
     "report_markdown",
     "save_evaluation_outputs",
     "save_tta_outputs",
     "read_predictions",
+    "measure_throughput",
 ]
 
 PROB_PREFIX = "prob_"
@@ -40,6 +41,7 @@ PROB_PREFIX = "prob_"
 PREDICTED_SPLITS = ("val", "test")
 """Splits every evaluation predicts: validation (to choose ensembles on) and test (to report)."""
 PREDICTIONS_FILE = "predictions.csv"
+THROUGHPUT_FILE = "throughput.json"
 DEFAULT_PREDICT_BATCH = 64
 _METRIC_LABELS = {
     "accuracy": "Accuracy (slice)", "balanced_accuracy": "Balanced accuracy",
@@ -193,7 +195,7 @@ class Evaluation:
     roc: dict
 
 
-def summarize_predictions(predictions: pd.DataFrame, *, class_names: Sequence[str],
+def summarise_predictions(predictions: pd.DataFrame, *, class_names: Sequence[str],
                           split: str = "test",
                           n_bootstrap: int = metrics.DEFAULT_N_BOOTSTRAP,
                           rng: int | np.random.Generator = 0,
@@ -296,16 +298,53 @@ def report_markdown(metrics_dict: Mapping, per_species: pd.DataFrame, *,
     return "\n".join(lines) + "\n"
 
 
+def measure_throughput(model, *, batch_size: int = DEFAULT_PREDICT_BATCH, n_batches: int = 5
+                       ) -> dict:
+    """Inference speed of `model` on batches of its own input size (images in memory, so disk
+    and decoding do not count; the first, compiling batch is not timed).
+
+    Returns
+    -------
+    dict
+        ``slices_per_second``, ``batch_size``, ``n_batches``, ``input_size``.
+
+    Examples
+    --------
+    >>> from fossilct.models import build_model
+    >>> speed = measure_throughput(build_model("small_cnn", n_classes=2, input_size=32),
+    ...                            batch_size=4, n_batches=2)
+    >>> speed["slices_per_second"] > 0, speed["input_size"]
+    (True, 32)
+    """
+    import time
+
+    from fossilct.models import model_input_size
+
+    if int(batch_size) < 1 or int(n_batches) < 1:
+        raise ValueError(f"`batch_size` and `n_batches` must be >= 1; got {batch_size}, "
+                         f"{n_batches}.")
+    size = model_input_size(model)
+    batch = np.zeros((int(batch_size), size, size, 1), np.float32)
+    model.predict_on_batch(batch)
+    start = time.perf_counter()
+    for _ in range(int(n_batches)):
+        model.predict_on_batch(batch)
+    seconds = time.perf_counter() - start
+    return {"slices_per_second": int(batch_size) * int(n_batches) / seconds,
+            "batch_size": int(batch_size), "n_batches": int(n_batches), "input_size": size}
+
+
 def save_evaluation_outputs(out_dir: str | os.PathLike, evaluation: Evaluation, *,
                             predictions: pd.DataFrame, report: str,
                             figures: Mapping[str, object] | None = None,
+                            throughput: Mapping | None = None,
                             prefix: str = "") -> dict[str, Path]:
     """Write an evaluation folder, every file atomically, then check what was written.
 
     Files (each name preceded by `prefix`, e.g. ``"tta_"`` for test-time augmentation):
     ``predictions.csv``, ``metrics.json``, ``per_species.csv``, ``confusion_counts.csv``,
-    ``confusion_normalised.csv``, ``reliability.csv``, ``report.md`` and ``<name>.png`` for
-    each figure.
+    ``confusion_normalised.csv``, ``reliability.csv``, ``report.md``, ``<name>.png`` for
+    each figure and ``throughput.json`` when `throughput` (:func:`measure_throughput`) is given.
 
     Returns
     -------
@@ -332,6 +371,9 @@ def save_evaluation_outputs(out_dir: str | os.PathLike, evaluation: Evaluation, 
     atomic.write_text(names["report.md"], report)
     for name, fig in (figures or {}).items():
         names[f"{name}.png"] = atomic.save_figure(fig, out_dir / f"{prefix}{name}.png")
+    if throughput is not None:
+        names[THROUGHPUT_FILE] = atomic.write_json(out_dir / f"{prefix}{THROUGHPUT_FILE}",
+                                                   dict(throughput))
     back = read_predictions(out_dir, prefix=prefix)
     probabilities = back.filter(like=PROB_PREFIX)
     if back.shape != predictions.shape or probabilities.isna().any().any():
@@ -363,7 +405,7 @@ def save_tta_outputs(out_dir: str | os.PathLike, model, slices: pd.DataFrame, *,
 
     predictions = predict_splits(model, slices, class_names=class_names, batch_size=batch_size,
                                  tta=True)
-    result = summarize_predictions(predictions, class_names=class_names,
+    result = summarise_predictions(predictions, class_names=class_names,
                                    n_bootstrap=n_bootstrap, rng=rng)
     return save_evaluation_outputs(
         out_dir, result, predictions=predictions, prefix="tta_",

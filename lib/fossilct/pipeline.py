@@ -188,8 +188,11 @@ def load_pipeline(path: str | os.PathLike, *, root: str | os.PathLike = ".") -> 
 
 
 def load_profile(parameters_dir: str | os.PathLike, profile: str) -> dict:
-    """Read ``<parameters_dir>/<profile>.yaml`` and check its top-level keys."""
+    """Read ``<parameters_dir>/<profile>.yaml`` (or `profile` itself when it names a YAML file:
+    your own variant of a profile) and check its top-level keys."""
     path = Path(parameters_dir) / f"{profile}.yaml"
+    if str(profile).endswith((".yaml", ".yml")):
+        path = Path(profile)
     if not path.is_file():
         raise FileNotFoundError(f"profile {profile!r} not found: {path} does not exist. "
                                 f"Available profiles: {_listing(path.parent)}.")

@@ -193,6 +193,23 @@ class Run:
                     break
         return stale
 
+    def problems(self) -> list[str]:
+        """What the finished steps reported that a reader must not miss: files that could not be
+        sliced, species left out after that, remarks of the split."""
+        found = []
+        if self.is_finished("02_slices"):
+            from fossilct.slice_dataset import file_errors, read_counts, read_dropped
+
+            slices_dir = self.output("02_slices")
+            found += [f"02_slices: {r.file} ({r.species}) gave no slices: {r.error}"
+                      for r in file_errors(read_counts(slices_dir)).itertuples()]
+            found += [f"02_slices: species {r.species} left out: {r.reason}"
+                      for r in read_dropped(slices_dir).itertuples()]
+        if self.is_finished("03_split"):
+            notes = (self.output("03_split") / "notes.txt").read_text().splitlines()
+            found += [f"03_split: {note}" for note in notes if note.strip()]
+        return found
+
     @functools.cached_property
     def inventory(self) -> pd.DataFrame:
         """One row per volume file (``dataset/inventory.csv``), checked."""
@@ -234,11 +251,18 @@ class Run:
 
     @functools.cached_property
     def models(self) -> dict[str, ModelFolder]:
-        """Model name -> :class:`ModelFolder`, for every finished training (twin included)."""
-        return {name: ModelFolder(name=name, arch=self.tasks[key]["arch"],
-                                  split_mode=self.tasks[key]["variant"] or "specimen",
-                                  path=self.output(key))
-                for name, key in self._per_model("04_train").items() if self.is_finished(key)}
+        """Model name -> :class:`ModelFolder`, for every finished training (the leakage twin
+        included, with ``split_mode`` ``slice_level``) and the ensemble step's model
+        (``ensemble``, arch ``ensemble``) once that step finished."""
+        models = {name: ModelFolder(name=name, arch=self.tasks[key]["arch"],
+                                    split_mode=self.tasks[key]["variant"] or "specimen",
+                                    path=self.output(key))
+                  for name, key in self._per_model("04_train").items() if self.is_finished(key)}
+        if "06_ensemble" in self.tasks and self.is_finished("06_ensemble"):
+            models["ensemble"] = ModelFolder(name="ensemble", arch="ensemble",
+                                             split_mode="specimen",
+                                             path=self.output("06_ensemble", 1))
+        return models
 
     @functools.cached_property
     def evaluations(self) -> dict[str, EvaluationFolder]:
@@ -246,6 +270,16 @@ class Run:
         return {name: EvaluationFolder(name=name, path=self.output(key))
                 for name, key in self._per_model("05_evaluate").items()
                 if self.is_finished(key)}
+
+    @property
+    def ensemble_dir(self) -> Path:
+        """The ensemble step's folder (``ensemble.json``, predictions, metrics, report)."""
+        return self.output("06_ensemble")
+
+    @property
+    def comparison_dir(self) -> Path:
+        """The comparison step's folder (``leaderboard.csv``, ``report.md``, ...)."""
+        return self.output("08_comparison")
 
     @property
     def matching_dir(self) -> Path:

@@ -37,7 +37,8 @@ def parse_args(argv: list[str] | None, *, root: Path) -> argparse.Namespace:
         description="Run every fossilct notebook headlessly, skipping steps that are up to date.",
         epilog="Steps are named by number (02), name (02_slices) or suffix (slices).")
     parser.add_argument("--profile", default="quick",
-                        help="parameters/<profile>.yaml: smoke, quick (default) or paper")
+                        help="parameters/<profile>.yaml: smoke, quick (default) or paper; or the "
+                             "path of your own profile file (name.yaml)")
     parser.add_argument("--data", type=Path, default=None,
                         help="folder with your volumes and specimens.csv (default: generate the "
                              "synthetic dataset)")
@@ -249,9 +250,21 @@ def main(argv: list[str] | None = None, *, root: str | os.PathLike) -> int:
         bar.update(1)
         log.info("%s: done in %s -> %s", task.key, dt.datetime.now() - started, executed)
     bar.close()
+    _summarise(plan.run_dir)
     print(f"fossilct: done ({len(ran)} run). Executed notebooks are in "
           f"{plan.run_dir / 'notebooks'}")
     from fossilct.report import write_report
 
     print(f"fossilct: report {write_report(plan.run_dir)}")
     return 0
+
+
+def _summarise(run_dir: Path) -> None:
+    """Print and log what the steps reported that must not go unnoticed."""
+    from fossilct.results import load_run
+
+    problems = load_run(run_dir).problems()
+    if problems:
+        print("fossilct: the steps reported:\n" + "\n".join(f"  - {p}" for p in problems))
+    for problem in problems:
+        log.warning(problem)

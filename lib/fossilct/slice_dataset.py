@@ -55,6 +55,7 @@ __all__ = [
     "save_slices_outputs",
     "read_slices",
     "read_counts",
+    "read_dropped",
     "read_slice_examples",
 ]
 
@@ -64,6 +65,7 @@ COUNT_COLUMNS = ("file", "species", "specimen_id", "requested", "written", "no_f
 DEFAULT_EXAMPLES_PER_SPECIES = 4
 MANIFEST_FILE = "manifest.csv"
 COUNTS_FILE = "counts.csv"
+DROPPED_FILE = "dropped_species.csv"
 EXAMPLES_FILE = "examples.npz"
 DROPPED_COLUMNS = ("species", "n_specimens", "reason")
 
@@ -363,7 +365,7 @@ def build_slice_dataset(inventory: pd.DataFrame, data_dir: str | os.PathLike,
     manifest.write_manifest(frame, out_dir / MANIFEST_FILE)
     written = manifest.read_manifest(out_dir / MANIFEST_FILE)
     atomic.write_csv(out_dir / COUNTS_FILE, count_frame.drop(columns="seconds"))
-    atomic.write_csv(out_dir / "dropped_species.csv", dropped)
+    atomic.write_csv(out_dir / DROPPED_FILE, dropped)
     _write_examples(out_dir / EXAMPLES_FILE,
                     [e for e in examples if e["species"] not in set(dropped["species"])])
     return BuildResult(written, count_frame, dropped, time.perf_counter() - start)
@@ -487,7 +489,8 @@ def save_slices_outputs(slices_dir: str | os.PathLike, result: BuildResult, *,
             f"{slices_dir / MANIFEST_FILE} does not list the slices of this build; re-run the "
             "slice step (notebook 02).")
     manifest.check_manifest(written, root=slices_dir)
-    paths = {name: slices_dir / name for name in (MANIFEST_FILE, COUNTS_FILE, EXAMPLES_FILE)}
+    paths = {name: slices_dir / name
+             for name in (MANIFEST_FILE, COUNTS_FILE, DROPPED_FILE, EXAMPLES_FILE)}
     for name, fig in (figures or {}).items():
         paths[f"{name}.png"] = atomic.save_figure(fig, slices_dir / f"{name}.png")
     return paths
@@ -512,3 +515,11 @@ def read_counts(slices_dir: str | os.PathLike) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{str(path)!r} does not exist; run the slice step (notebook 02).")
     return pd.read_csv(path, keep_default_na=False)
+
+
+def read_dropped(slices_dir: str | os.PathLike) -> pd.DataFrame:
+    """Species the build left out because too few of their specimens gave slices."""
+    path = Path(slices_dir) / DROPPED_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} does not exist; run the slice step (notebook 02).")
+    return pd.read_csv(path, keep_default_na=False, dtype={"species": str})

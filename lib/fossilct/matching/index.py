@@ -209,7 +209,8 @@ def build_index(volume: np.ndarray, mask: np.ndarray, *, voxel_size_um: float = 
     Raises
     ------
     ValueError, TypeError
-        Bad volume, mask or parameters (see :func:`~fossilct.matching.errors.check_volume_and_mask`).
+        Bad volume, mask or parameters (see
+        :func:`~fossilct.matching.errors.check_volume_and_mask`).
     MatchingError
         A volume with no fossil, or one too small to cut any section from.
 
@@ -233,7 +234,8 @@ def build_index(volume: np.ndarray, mask: np.ndarray, *, voxel_size_um: float = 
     size = work.shape[0]
     centre_w = np.full(3, (size - 1) / 2.0)
     half = (size - 1) / 2.0 - 1.0
-    offsets = np.arange(-np.floor(half / offset_step), np.floor(half / offset_step) + 1) * offset_step
+    n_steps = np.floor(half / offset_step)
+    offsets = np.arange(-n_steps, n_steps + 1) * offset_step
     normals = index_normals(n_normals)
     vol_centre = (np.asarray(volume.shape, dtype=np.float64) - 1.0) / 2.0
     parts = {k: [] for k in ("normal", "offset", "centroid", "radius", "spectra")}
@@ -244,7 +246,8 @@ def build_index(volume: np.ndarray, mask: np.ndarray, *, voxel_size_um: float = 
         if not keep.any():
             continue
         rho = np.sqrt(area[keep] / np.pi)
-        samples = descriptors.polar_samples(sections[keep], centroid[keep], rho, radii=radii, angles=angles)
+        samples = descriptors.polar_samples(sections[keep], centroid[keep], rho, radii=radii,
+                                            angles=angles)
         parts["spectra"].append(descriptors.signature_spectra(
             descriptors.make_signatures(samples, radii), n_harmonics=n_harmonics))
         u, v = planes.plane_basis(normal)
@@ -263,7 +266,8 @@ def build_index(volume: np.ndarray, mask: np.ndarray, *, voxel_size_um: float = 
     spectra = np.concatenate(parts["spectra"])
     return VolumeIndex(
         key=key, params=params, shape=tuple(int(s) for s in volume.shape),
-        voxel_size_um=float(voxel_size_um), factor=float(factor), normals=normals, entry_normal=np.concatenate(parts["normal"]),
+        voxel_size_um=float(voxel_size_um), factor=float(factor), normals=normals,
+        entry_normal=np.concatenate(parts["normal"]),
         entry_offset=np.concatenate(parts["offset"]),
         entry_centroid=np.concatenate(parts["centroid"]),
         entry_radius=np.concatenate(parts["radius"]), spectra=spectra,

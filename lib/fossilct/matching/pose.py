@@ -1,8 +1,9 @@
 """Where a query section lies in a volume: pose geometry, rendering and pose errors.
 
-A :class:`Pose` maps the pixels of a query's gray image (:class:`~fossilct.matching.Query`) into
-the volume: pixel ``(r, c)`` lies at ``centre + (r - c_r) * row_axis + (c - c_c) * col_axis``,
-where ``(c_r, c_c)`` is the query's silhouette centroid. ``row_axis`` and ``col_axis`` are
+A :class:`QueryPose` maps the pixels of a query's gray image
+(:class:`~fossilct.matching.Query`) into the volume: pixel ``(r, c)`` lies at
+``centre + (r - c_r) * row_axis + (c - c_c) * col_axis``, where ``(c_r, c_c)`` is the query's
+silhouette centroid. ``row_axis`` and ``col_axis`` are
 orthogonal 3-D steps of equal length, the scale (volume voxels per query pixel).
 
 The same pose in the terms of :mod:`fossilct.planes` (what :class:`~fossilct.matching.Match`
@@ -22,11 +23,12 @@ import scipy.ndimage as ndi
 
 from fossilct import planes
 
-__all__ = ["Pose", "pose_from_turn", "render", "PoseErrors", "pose_errors", "frame_of"]
+__all__ = ["QueryPose", "pose_from_turn", "sample_at_pose", "PoseErrors", "pose_errors",
+           "frame_of"]
 
 
 @dataclass(frozen=True)
-class Pose:
+class QueryPose:
     """A query's placement in a volume (see the module docstring).
 
     Attributes
@@ -79,7 +81,7 @@ def frame_of(normal, angle_deg: float, mirror: bool) -> np.ndarray:
 
 
 def pose_from_turn(normal, section_centroid, *, u0: np.ndarray, v0: np.ndarray,
-                   turn_deg: float, mirror: bool, scale: float) -> Pose:
+                   turn_deg: float, mirror: bool, scale: float) -> QueryPose:
     """The pose of a query that matches a section turned by `turn_deg` (and mirrored).
 
     Parameters
@@ -99,7 +101,7 @@ def pose_from_turn(normal, section_centroid, *, u0: np.ndarray, v0: np.ndarray,
 
     Returns
     -------
-    Pose
+    QueryPose
 
     Examples
     --------
@@ -117,19 +119,19 @@ def pose_from_turn(normal, section_centroid, *, u0: np.ndarray, v0: np.ndarray,
     # (turn @ x)[0] * u0 + (turn @ x)[1] * v0 in the volume
     row_axis = float(scale) * (turn[0, 0] * u0 + turn[1, 0] * v0)
     col_axis = float(scale) * (turn[0, 1] * u0 + turn[1, 1] * v0)
-    return Pose(np.asarray(normal, dtype=np.float64), np.asarray(section_centroid, np.float64),
+    return QueryPose(np.asarray(normal, dtype=np.float64), np.asarray(section_centroid, np.float64),
                 row_axis, col_axis)
 
 
-def render(volume: np.ndarray, pose: Pose, points: np.ndarray, query_centroid: np.ndarray, *,
-           order: int = 1) -> np.ndarray:
+def sample_at_pose(volume: np.ndarray, pose: QueryPose, points: np.ndarray,
+                   query_centroid: np.ndarray, *, order: int = 1) -> np.ndarray:
     """Sample a volume where a posed query's pixels lie.
 
     Parameters
     ----------
     volume : (P, M, N) ndarray
         Image, or a boolean mask (sampled as 0/1).
-    pose : Pose
+    pose : QueryPose
     points : (..., 2) ndarray
         (row, col) positions in the query's gray image, e.g. ``Query.square_to_gray()``.
     query_centroid : (2,) ndarray
@@ -145,9 +147,10 @@ def render(volume: np.ndarray, pose: Pose, points: np.ndarray, query_centroid: n
     Examples
     --------
     >>> volume = np.arange(27, dtype=np.float32).reshape(3, 3, 3)
-    >>> pose = Pose(np.array([1.0, 0, 0]), np.array([1.0, 1, 1]), np.array([0, 1.0, 0]),
+    >>> pose = QueryPose(np.array([1.0, 0, 0]), np.array([1.0, 1, 1]), np.array([0, 1.0, 0]),
     ...             np.array([0, 0, 1.0]))
-    >>> render(volume, pose, np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([1.0, 1.0])).tolist()
+    >>> points = np.array([[0.0, 0.0], [1.0, 1.0]])
+    >>> sample_at_pose(volume, pose, points, np.array([1.0, 1.0])).tolist()
     [9.0, 13.0]
     """
     rel = np.asarray(points, dtype=np.float64) - np.asarray(query_centroid, dtype=np.float64)

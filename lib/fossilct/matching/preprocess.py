@@ -7,8 +7,10 @@ black, whatever the input's colour, dtype or background) and
 the query is checked for a fossil at all, because an image of noise or an empty field segments
 into *something*: the silhouette must stand out of the noise (contrast-to-noise ratio at least
 ``min_contrast``: the difference of the mean intensities inside and outside the silhouette over
-the noise level, estimated robustly from differences of neighbouring pixels) and must not fill
-the frame (touch all four borders).
+the noise level, estimated robustly from differences of neighbouring pixels). A silhouette that
+touches the image's border is a *partial view* (part of the section lies outside the image, or
+outside the scan it was cut from): it is matched on its visible part and flagged
+(``Query.partial``).
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ class Query:
         Equivalent radius ``sqrt(area / pi)`` of the silhouette, pixels of `gray`.
     source_shape : tuple of int
         Shape of the image as given.
+    partial : bool
+        The silhouette touches the border of `gray`: part of the section is not visible.
     """
 
     gray: np.ndarray
@@ -77,6 +81,7 @@ class Query:
     centroid: np.ndarray
     radius: float
     source_shape: tuple[int, ...]
+    partial: bool = False
     _memo: dict = field(default_factory=dict, init=False, repr=False)
 
     def memo(self, key, make: Callable):
@@ -291,12 +296,8 @@ def prepare_query(image: np.ndarray, *, pixel_size_um: float | None = None,
                             f"of the noise (contrast-to-noise {contrast:.1f} < {min_contrast}); "
                             f"the image looks like noise or an empty field. Check the image, or "
                             f"lower `min_contrast` for a very faint section.")
-    edges = (seg.mask[0].any(), seg.mask[-1].any(), seg.mask[:, 0].any(), seg.mask[:, -1].any())
-    if all(edges):
-        raise MatchingError("`query` shows no isolated fossil: the segmented object touches all "
-                            "four image borders (a texture or an empty field, not a section "
-                            "with background around it). Crop the image with some background "
-                            "around the fossil.")
+    partial = bool(seg.mask[0].any() or seg.mask[-1].any() or seg.mask[:, 0].any()
+                   or seg.mask[:, -1].any())
     rows, cols = np.nonzero(seg.mask)
     area = float(rows.size)
     crop = square_crop(seg.bbox, gray.shape, margin_fraction=margin_fraction)
@@ -304,7 +305,7 @@ def prepare_query(image: np.ndarray, *, pixel_size_um: float | None = None,
     return Query(gray=gray, silhouette=seg.mask, image=seg.image, mask=mask, crop=crop,
                  pixel_size_um=pixel_size_um,
                  centroid=np.array([rows.mean(), cols.mean()]), radius=float(np.sqrt(area / np.pi)),
-                 source_shape=tuple(image.shape))
+                 source_shape=tuple(image.shape), partial=partial)
 
 
 def read_query_image(path: str | os.PathLike) -> np.ndarray:

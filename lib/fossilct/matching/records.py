@@ -10,6 +10,7 @@ import pandas as pd
 
 from fossilct.matching.index import VolumeIndex
 from fossilct.matching.refine import RefineTarget
+from fossilct.matching.source_grid import FILE_PLANE_COLUMNS, FilePlane, SourceGrid
 
 __all__ = ["LibraryVolume", "Library", "Match", "LibraryResult", "MATCH_COLUMNS"]
 
@@ -33,6 +34,9 @@ class LibraryVolume:
         Identification, copied into every match.
     index : VolumeIndex or None
         Index of the sections (needed by ``method="fossilct"``).
+    source_grid : SourceGrid or None
+        The way from `volume`'s voxels back to the file it was read from; every match then
+        also reports its plane in that file (``Match.plane_in_file``).
     """
 
     volume: np.ndarray = field(repr=False)
@@ -42,6 +46,7 @@ class LibraryVolume:
     specimen: str = ""
     species: str = ""
     index: VolumeIndex | None = field(default=None, repr=False)
+    source_grid: SourceGrid | None = field(default=None, repr=False)
 
     @cached_property
     def refine_target(self) -> RefineTarget:
@@ -51,8 +56,10 @@ class LibraryVolume:
 
 MATCH_COLUMNS = ("rank", "file", "specimen", "species", "method", "score", "fit", "dice", "ncc",
                  "ssim", "orb", "normal_p", "normal_r", "normal_c", "offset_vox", "offset_um",
-                 "angle_deg", "mirror", "scale", "refined")
-"""Columns of :meth:`Match.as_row` (plus ``rank`` from the ranking)."""
+                 "angle_deg", "mirror", "scale", "refined", *FILE_PLANE_COLUMNS)
+"""Columns of :meth:`Match.as_row` (plus ``rank`` from the ranking): the pose in the prepared
+volume, then the plane in the original file (centre in the file's voxels, physical unit normal;
+NaN when the volume has no source grid)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,6 +103,10 @@ class Match:
         The matched section, in the frame of the query's square image (``Query.image``).
     mask : (S, S) ndarray of bool
         Its silhouette.
+    plane_in_file : FilePlane or None
+        The matched plane in the original file's voxel grid and in µm (None when the volume
+        came without a source grid); :func:`fossilct.matching.section_from_file` cuts it out
+        of the file.
     """
 
     file: str
@@ -115,16 +126,19 @@ class Match:
     refined: bool
     image: np.ndarray = field(repr=False)
     mask: np.ndarray = field(repr=False)
+    plane_in_file: FilePlane | None = field(default=None, repr=False)
 
     def as_row(self) -> dict:
         """The match as a flat dict (no images), for tables."""
+        in_file = (self.plane_in_file.as_row() if self.plane_in_file is not None
+                   else dict.fromkeys(FILE_PLANE_COLUMNS, float("nan")))
         return {"file": self.file, "specimen": self.specimen, "species": self.species,
                 "method": self.method, "score": self.score, "fit": self.fit,
                 **{k: float(self.scores[k]) for k in ("dice", "ncc", "ssim", "orb")},
                 "normal_p": self.normal[0], "normal_r": self.normal[1],
                 "normal_c": self.normal[2], "offset_vox": self.offset_vox,
                 "offset_um": self.offset_um, "angle_deg": self.angle_deg, "mirror": self.mirror,
-                "scale": self.scale, "refined": self.refined}
+                "scale": self.scale, "refined": self.refined, **in_file}
 
 
 @dataclass(frozen=True, eq=False)

@@ -28,7 +28,7 @@ import numpy as np
 
 from fossilct import planes, segmentation
 from fossilct.matching import similarity
-from fossilct.matching.pose import Pose
+from fossilct.matching.pose import QueryPose
 from fossilct.matching.preprocess import Query, gray_to_square, square_crop, to_square
 from fossilct.matching.scoring import alignment_scores, combined_score
 
@@ -60,7 +60,7 @@ class ReferenceResult:
 
     Attributes
     ----------
-    pose : Pose
+    pose : QueryPose
         The query's pose (axis normal, no mirror, scale from the bounding boxes).
     fit : float
         The fine score of the best pair.
@@ -72,7 +72,7 @@ class ReferenceResult:
         Turn applied to the query.
     """
 
-    pose: Pose
+    pose: QueryPose
     fit: float
     axis: int
     index: int
@@ -109,7 +109,7 @@ def _turned(image: np.ndarray, turn_deg: float, interpolation: int) -> np.ndarra
 
 
 def _pose(query: Query, volume_shape, axis: int, index: int, turn_deg: float,
-          matched: _Slice) -> Pose:
+          matched: _Slice) -> QueryPose:
     """Compose gray -> square -> turned square -> slice square -> slice image -> volume."""
     size = query.image.shape[0]
     points = query.centroid + np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
@@ -132,7 +132,7 @@ def _pose(query: Query, volume_shape, axis: int, index: int, turn_deg: float,
               + (index - (volume_shape[axis] - 1) / 2.0) * normal)
     positions = (origin + (slice_r[:, None] - (height - 1) / 2.0) * u
                  + (slice_c[:, None] - (width - 1) / 2.0) * v)
-    return Pose(normal, positions[0], positions[1] - positions[0], positions[2] - positions[0])
+    return QueryPose(normal, positions[0], positions[1] - positions[0], positions[2] - positions[0])
 
 
 def reference_search(query: Query, volume: np.ndarray, *, axes=(0, 1, 2)) -> ReferenceResult:

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 import scipy.ndimage as ndi
 
-from fossilct.matching.pose import Pose
+from fossilct.matching.pose import QueryPose
 from fossilct.matching.preprocess import Query
 
 __all__ = ["GRID", "LEVELS", "RefineTarget", "refine_poses", "refine_pose", "pose_scores",
@@ -99,13 +99,13 @@ def _make_lattice(query: Query, grid: int, sigma_px: float) -> tuple[np.ndarray,
     return points, values[region].astype(np.float64)
 
 
-def _stack(poses: list[Pose]) -> np.ndarray:
+def _stack(poses: list[QueryPose]) -> np.ndarray:
     """(B, 4, 3): centre, row axis, column axis, normal of each pose."""
     return np.stack([np.stack([p.centre, p.row_axis, p.col_axis, p.normal]) for p in poses])
 
 
-def _unstack(frames: np.ndarray) -> list[Pose]:
-    return [Pose(f[3].copy(), f[0].copy(), f[1].copy(), f[2].copy()) for f in frames]
+def _unstack(frames: np.ndarray) -> list[QueryPose]:
+    return [QueryPose(f[3].copy(), f[0].copy(), f[1].copy(), f[2].copy()) for f in frames]
 
 
 def _render(volume: np.ndarray, frames: np.ndarray, points: np.ndarray):
@@ -227,8 +227,8 @@ def _gauss_newton(volume, frames, points, query_values, n_params, max_iterations
     return frames, best
 
 
-def refine_poses(query: Query, target: RefineTarget, poses: list[Pose], *,
-                 fixed_scale: bool = False, levels=LEVELS) -> tuple[list[Pose], np.ndarray]:
+def refine_poses(query: Query, target: RefineTarget, poses: list[QueryPose], *,
+                 fixed_scale: bool = False, levels=LEVELS) -> tuple[list[QueryPose], np.ndarray]:
     """Refine several poses together, each maximising its correlation with the query.
 
     Parameters
@@ -236,7 +236,7 @@ def refine_poses(query: Query, target: RefineTarget, poses: list[Pose], *,
     query : Query
     target : RefineTarget
         The volume at full resolution.
-    poses : list of Pose
+    poses : list of QueryPose
         Starting poses (e.g. the candidates of the index search).
     fixed_scale : bool, keyword-only
         Keep the scale (when the query's pixel size is known).
@@ -246,7 +246,7 @@ def refine_poses(query: Query, target: RefineTarget, poses: list[Pose], *,
 
     Returns
     -------
-    poses : list of Pose
+    poses : list of QueryPose
         The refined poses, in the input order.
     scores : (B,) ndarray of float64
         Their correlation with the query at the last level, in [-1, 1].
@@ -264,14 +264,14 @@ def refine_poses(query: Query, target: RefineTarget, poses: list[Pose], *,
     return _unstack(frames), scores
 
 
-def refine_pose(query: Query, target: RefineTarget, pose: Pose, *, fixed_scale: bool = False,
-                levels=LEVELS) -> tuple[Pose, float]:
+def refine_pose(query: Query, target: RefineTarget, pose: QueryPose, *, fixed_scale: bool = False,
+                levels=LEVELS) -> tuple[QueryPose, float]:
     """Refine one pose (see :func:`refine_poses`); returns the pose and its correlation."""
     refined, scores = refine_poses(query, target, [pose], fixed_scale=fixed_scale, levels=levels)
     return refined[0], float(scores[0])
 
 
-def pose_scores(query: Query, target: RefineTarget, poses: list[Pose], *, grid: int = GRID
+def pose_scores(query: Query, target: RefineTarget, poses: list[QueryPose], *, grid: int = GRID
                 ) -> np.ndarray:
     """Correlation of the query with the (unsmoothed) volume rendered under each pose.
 
@@ -279,7 +279,7 @@ def pose_scores(query: Query, target: RefineTarget, poses: list[Pose], *, grid: 
     ----------
     query : Query
     target : RefineTarget
-    poses : list of Pose
+    poses : list of QueryPose
     grid : int, keyword-only
         Lattice side (default ``GRID``).
 
@@ -295,6 +295,6 @@ def pose_scores(query: Query, target: RefineTarget, poses: list[Pose], *, grid: 
     return _correlations(rendered, values)
 
 
-def pose_score(query: Query, target: RefineTarget, pose: Pose, *, grid: int = GRID) -> float:
+def pose_score(query: Query, target: RefineTarget, pose: QueryPose, *, grid: int = GRID) -> float:
     """Correlation of the query with the volume rendered under one pose (:func:`pose_scores`)."""
     return float(pose_scores(query, target, [pose], grid=grid)[0])

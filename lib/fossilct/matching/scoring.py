@@ -15,13 +15,15 @@ of the volume's fossil mask (or, without a mask, the segmentation of the rendere
 - ORB inlier score of the two masked model inputs.
 
 The combined score is ``sum_k weights[k] * s_k`` with ``s_ncc = (NCC + 1) / 2`` (NCC lies in
-[-1, 1], the others in [0, 1]), with default weights ``DEFAULT_WEIGHTS``; the reference method's
-internal fine score keeps the study's weights (``fossilct.matching.reference``).
+[-1, 1], the others in [0, 1]). ``DEFAULT_WEIGHTS`` is the library's one default: every public
+function that takes ``weights`` reads None as it. The reference method's internal fine score
+keeps the study's weights (``fossilct.matching.reference``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Mapping
 
 import cv2
@@ -29,15 +31,15 @@ import numpy as np
 
 from fossilct import segmentation
 from fossilct.matching import similarity
-from fossilct.matching.pose import Pose, render
+from fossilct.matching.pose import QueryPose, sample_at_pose
 from fossilct.matching.preprocess import Query
 
 __all__ = ["DEFAULT_WEIGHTS", "METRICS", "RenderedSection", "section_in_query_frame",
-           "match_scores", "alignment_scores", "combined_score"]
+           "match_scores", "alignment_scores", "check_weights", "combined_score"]
 
 METRICS = ("dice", "ncc", "ssim", "orb")
 """The per-metric scores of every match."""
-DEFAULT_WEIGHTS = {"dice": 0.0, "ncc": 0.6, "ssim": 0.4, "orb": 0.0}
+DEFAULT_WEIGHTS = MappingProxyType({"dice": 0.0, "ncc": 0.6, "ssim": 0.4, "orb": 0.0})
 """Default weights of the combined score. On sections of known origin searched in a library of
 24 synthetic volumes, ranking by NCC and SSIM found the right specimen most often (92 % top-1);
 giving Dice or ORB any weight lowered that (Dice suffers from segmenting two independently
@@ -66,7 +68,7 @@ class RenderedSection:
     values: np.ndarray
 
 
-def section_in_query_frame(query: Query, volume: np.ndarray, pose: Pose, *,
+def section_in_query_frame(query: Query, volume: np.ndarray, pose: QueryPose, *,
                            fossil_mask: np.ndarray | None = None) -> RenderedSection:
     """The volume's section under a pose, as the query's square model input shows it.
 
@@ -75,7 +77,7 @@ def section_in_query_frame(query: Query, volume: np.ndarray, pose: Pose, *,
     query : Query
     volume : (P, M, N) ndarray of float32
         The volume the pose refers to.
-    pose : Pose
+    pose : QueryPose
     fossil_mask : (P, M, N) ndarray of bool, optional, keyword-only
         The volume's fossil mask: its section is the silhouette. Without it the rendered
         section is segmented, which can lose a low-contrast interior.
@@ -86,7 +88,7 @@ def section_in_query_frame(query: Query, volume: np.ndarray, pose: Pose, *,
     """
     valid = query.square_valid()
     points = query.square_to_gray()
-    values = render(volume, pose, points, query.centroid)
+    values = sample_at_pose(volume, pose, points, query.centroid)
     values[~valid] = 0.0
     inside = query.mask & valid
     target = query.image[inside].astype(np.float64) / 255.0
@@ -98,7 +100,7 @@ def section_in_query_frame(query: Query, volume: np.ndarray, pose: Pose, *,
     fitted = np.clip(gain * values + offset, 0.0, 1.0).astype(np.float32)
     fitted[~valid] = 0.0
     if fossil_mask is not None:
-        mask = (render(fossil_mask, pose, points, query.centroid) >= 0.5) & valid
+        mask = (sample_at_pose(fossil_mask, pose, points, query.centroid) >= 0.5) & valid
     else:
         try:
             mask = segmentation.segment_slice(fitted, image_size=query.image.shape[0]).mask & valid
@@ -163,7 +165,45 @@ def alignment_scores(query_image: np.ndarray, query_mask: np.ndarray, image: np.
             "orb": similarity.orb_score(query_image, image)}
 
 
-def combined_score(scores: Mapping[str, float], weights: Mapping[str, float] = DEFAULT_WEIGHTS
+def check_weights(weights: Mapping[str, float] | None) -> Mapping[str, float]:
+    """Weights of the combined score, validated; None gives ``DEFAULT_WEIGHTS``.
+
+    Parameters
+    ----------
+    weights : mapping of str to float, optional
+        Non-negative weights of metrics in ``METRICS``.
+
+    Returns
+    -------
+    mapping of str to float
+
+    Raises
+    ------
+    TypeError
+        If `weights` is not a mapping.
+    ValueError
+        A weight for an unknown metric, or a weight that is negative or not finite.
+
+    Examples
+    --------
+    >>> check_weights(None) == DEFAULT_WEIGHTS, check_weights({"ncc": 1.0})
+    (True, {'ncc': 1.0})
+    """
+    if weights is None:
+        return DEFAULT_WEIGHTS
+    if not isinstance(weights, Mapping):
+        raise TypeError(f"`weights` must be a mapping of metric to weight, or None for the "
+                        f"library default; got {type(weights).__name__}.")
+    unknown = sorted(set(weights) - set(METRICS))
+    if unknown:
+        raise ValueError(f"`weights` names unknown metrics {unknown}; use {list(METRICS)}.")
+    bad = {k: w for k, w in weights.items() if not (np.isfinite(float(w)) and float(w) >= 0)}
+    if bad:
+        raise ValueError(f"`weights` must be finite and >= 0; got {bad}.")
+    return {k: float(w) for k, w in weights.items()}
+
+
+def combined_score(scores: Mapping[str, float], weights: Mapping[str, float] | None = None
                    ) -> float:
     """Weighted sum of the per-metric scores, NCC mapped to [0, 1] as ``(NCC + 1) / 2``.
 
@@ -171,8 +211,8 @@ def combined_score(scores: Mapping[str, float], weights: Mapping[str, float] = D
     ----------
     scores : mapping
         At least the metrics named in `weights`.
-    weights : mapping of str to float
-        Non-negative weights (default ``DEFAULT_WEIGHTS``).
+    weights : mapping of str to float, optional
+        Non-negative weights; None: ``DEFAULT_WEIGHTS``.
 
     Returns
     -------
@@ -180,8 +220,8 @@ def combined_score(scores: Mapping[str, float], weights: Mapping[str, float] = D
 
     Raises
     ------
-    ValueError
-        A weight for an unknown or missing metric, or a negative weight.
+    ValueError, TypeError
+        As :func:`check_weights`, or a weighted metric missing from `scores`.
 
     Examples
     --------
@@ -190,9 +230,7 @@ def combined_score(scores: Mapping[str, float], weights: Mapping[str, float] = D
     >>> combined_score({"dice": 0.5, "ncc": -1.0}, {"dice": 1.0, "ncc": 1.0})
     0.5
     """
-    unknown = sorted(set(weights) - set(METRICS))
-    if unknown:
-        raise ValueError(f"`weights` names unknown metrics {unknown}; use {list(METRICS)}.")
+    weights = check_weights(weights)
     mapped = dict(scores)
     if "ncc" in mapped:
         mapped["ncc"] = (float(mapped["ncc"]) + 1.0) / 2.0

@@ -20,6 +20,10 @@ Refinement
     (:func:`fossilct.matching.refine.refine_pose`), which fixes the normal to a fraction of a
     degree even from a candidate 15 degrees off, and the candidates are re-ranked by that
     correlation.
+
+The counts ``n_candidates``, ``n_screen`` and ``n_refine`` are those of
+:class:`~fossilct.matching.effort.SearchEffort`; the stage functions take them explicitly,
+:func:`search_index` from an effort (None: the library default).
 """
 
 from __future__ import annotations
@@ -31,14 +35,14 @@ import numpy as np
 
 from fossilct import planes
 from fossilct.matching import descriptors
+from fossilct.matching.effort import SearchEffort, resolve_effort
 from fossilct.matching.index import VolumeIndex
-from fossilct.matching.pose import Pose, pose_from_turn
+from fossilct.matching.pose import QueryPose, pose_from_turn
 from fossilct.matching.preprocess import Query
 from fossilct.matching.refine import RefineTarget, pose_scores, refine_poses
+from fossilct.matching.working import ANTIALIAS_SIGMA
 
 __all__ = [
-    "N_CANDIDATES",
-    "N_REFINE",
     "CHANNEL_WEIGHTS",
     "Candidate",
     "query_spectra",
@@ -48,12 +52,6 @@ __all__ = [
     "search_index",
 ]
 
-N_CANDIDATES = 24
-"""Coarse candidates kept per volume."""
-N_SCREEN = 24
-"""Candidates screened by a quick refinement (smooth level, coarse lattice) per volume."""
-N_REFINE = 3
-"""Best screened candidates refined fully per volume."""
 SCREEN_LEVELS = ((1.5, 24, 5), (0.0, 24, 4))
 """The screening refinement: (smoothing sigma in voxels, lattice side, iterations) per level."""
 FINAL_LEVELS = ((1.0, 48, 10), (0.0, 48, 15))
@@ -70,8 +68,6 @@ MAX_EXACT = 512
 """Index sections scored exactly at most per query and volume, in order of decreasing bound
 (on sections of known pose the 10 best exact scores were among the 512 best bounds 99.3 % of
 the time, so the cap costs almost nothing and bounds the search time)."""
-ANTIALIAS_SIGMA = 0.5
-"""Blur of the query before sampling, in working voxels (as the index's working copy)."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +76,7 @@ class Candidate:
 
     Attributes
     ----------
-    pose : Pose
+    pose : QueryPose
         In full-resolution voxel coordinates.
     score : float
         After refinement, the correlation of query and rendered volume; before, the signature
@@ -89,7 +85,7 @@ class Candidate:
         Whether the pose was refined.
     """
 
-    pose: Pose
+    pose: QueryPose
     score: float
     refined: bool = False
 
@@ -123,6 +119,7 @@ def _make_query_spectra(query: Query, index: VolumeIndex) -> np.ndarray:
                                            n_angles=index.params["n_angles"],
                                            max_radius=index.params["max_radius"])
     per_px = _working_scale(query, index)
+    # blurred as the index's working copy was
     sigma = ANTIALIAS_SIGMA / per_px if per_px < 1.0 else 0.0
     reach = int(np.ceil(radii[-1] * query.radius + 3 * sigma + 2))
     r0 = max(0, int(query.centroid[0]) - reach)
@@ -166,7 +163,7 @@ def _suppress(order, normals, offsets, mirrors, n_keep) -> list[int]:
     return kept
 
 
-def coarse_candidates(query: Query, index: VolumeIndex, *, n_candidates: int = N_CANDIDATES
+def coarse_candidates(query: Query, index: VolumeIndex, *, n_candidates: int
                       ) -> list[Candidate]:
     """The best distinct index sections for a query, posed, best first (the coarse stage).
 
@@ -176,7 +173,7 @@ def coarse_candidates(query: Query, index: VolumeIndex, *, n_candidates: int = N
         From :func:`fossilct.matching.prepare_query`.
     index : VolumeIndex
     n_candidates : int, keyword-only
-        Candidates kept (default ``N_CANDIDATES``).
+        Candidates kept.
 
     Returns
     -------
@@ -229,7 +226,7 @@ def coarse_candidates(query: Query, index: VolumeIndex, *, n_candidates: int = N
 
 
 def screen_candidates(query: Query, target: RefineTarget, coarse: list[Candidate], *,
-                      n_screen: int = N_SCREEN) -> list[Candidate]:
+                      n_screen: int) -> list[Candidate]:
     """Quickly refine the best coarse candidates and rank them by their full-resolution fit.
 
     Parameters
@@ -240,7 +237,7 @@ def screen_candidates(query: Query, target: RefineTarget, coarse: list[Candidate
     coarse : list of Candidate
         From :func:`coarse_candidates`, best first.
     n_screen : int, keyword-only
-        Candidates screened (default ``N_SCREEN``).
+        Candidates screened (the first `n_screen` of `coarse`).
 
     Returns
     -------
@@ -256,8 +253,17 @@ def screen_candidates(query: Query, target: RefineTarget, coarse: list[Candidate
 
 
 def refine_candidates(query: Query, target: RefineTarget, candidates: list[Candidate], *,
-                      n_refine: int = N_REFINE) -> list[Candidate]:
+                      n_refine: int) -> list[Candidate]:
     """Refine the first `n_refine` candidates fully (``FINAL_LEVELS``); best first.
+
+    Parameters
+    ----------
+    query : Query
+    target : RefineTarget
+    candidates : list of Candidate
+        Best first (e.g. from :func:`screen_candidates`).
+    n_refine : int, keyword-only
+        Candidates refined.
 
     Returns
     -------
@@ -274,8 +280,7 @@ def refine_candidates(query: Query, target: RefineTarget, candidates: list[Candi
 
 
 def search_index(query: Query, index: VolumeIndex, target: RefineTarget, *,
-                 n_candidates: int = N_CANDIDATES, n_screen: int = N_SCREEN,
-                 n_refine: int = N_REFINE) -> list[Candidate]:
+                 effort: SearchEffort | None = None) -> list[Candidate]:
     """Poses of a query in one volume: coarse candidates, screened, the best refined.
 
     Parameters
@@ -285,13 +290,9 @@ def search_index(query: Query, index: VolumeIndex, target: RefineTarget, *,
         The volume's index.
     target : RefineTarget
         The same volume at full resolution, for the refinement.
-    n_candidates : int, keyword-only
-        Coarse candidates (default ``N_CANDIDATES``).
-    n_screen : int, keyword-only
-        Coarse candidates screened by a quick refinement (default ``N_SCREEN``).
-    n_refine : int, keyword-only
-        Best screened candidates refined fully (default ``N_REFINE``; 0 returns the coarse
-        poses).
+    effort : SearchEffort, optional, keyword-only
+        ``n_candidates``, ``n_screen`` and ``n_refine`` are used (None: the library default);
+        ``n_refine=0`` returns the coarse poses.
 
     Returns
     -------
@@ -300,15 +301,14 @@ def search_index(query: Query, index: VolumeIndex, target: RefineTarget, *,
 
     Raises
     ------
-    ValueError
-        If `n_candidates` < 1, or `n_screen` or `n_refine` < 0.
+    TypeError
+        If `effort` is not a SearchEffort.
     """
-    if int(n_refine) < 0 or int(n_screen) < 0:
-        raise ValueError(f"`n_screen` and `n_refine` must be >= 0; got {n_screen} and "
-                         f"{n_refine}.")
-    coarse = coarse_candidates(query, index, n_candidates=max(int(n_candidates), int(n_screen)))
-    if int(n_refine) == 0:
+    effort = resolve_effort(effort)
+    coarse = coarse_candidates(query, index,
+                               n_candidates=max(effort.n_candidates, effort.n_screen))
+    if effort.n_refine == 0:
         return coarse
     screened = screen_candidates(query, target, coarse,
-                                 n_screen=max(int(n_screen), int(n_refine)))
-    return refine_candidates(query, target, screened, n_refine=n_refine)
+                                 n_screen=max(effort.n_screen, effort.n_refine))
+    return refine_candidates(query, target, screened, n_refine=effort.n_refine)

@@ -10,6 +10,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from fossilct.matching.benchmark.evaluation import (MAX_ANGLE_DEG, MAX_NORMAL_DEG,  # noqa: E402
+                                                    MAX_OFFSET_VOX)
+
 __all__ = ["plot_error_histograms", "plot_success_vs_tilt", "plot_match_gallery"]
 
 GALLERY_ROW_GAP = 0.32
@@ -25,23 +28,24 @@ _ERRORS = (("normal_err_deg", "normal error (deg)", "max_normal_deg"),
 def _check_table(poses: pd.DataFrame, columns) -> None:
     if not isinstance(poses, pd.DataFrame) or len(poses) == 0:
         raise ValueError("`poses` must be a non-empty DataFrame from "
-                         "fossilct.matching.evaluation.evaluate_poses.")
+                         "fossilct.matching.benchmark.evaluate_poses.")
     missing = sorted(set(columns) - set(poses.columns))
     if missing:
         raise ValueError(f"`poses` lacks columns {missing}; pass the table of evaluate_poses.")
 
 
-def plot_error_histograms(poses: pd.DataFrame, *, max_normal_deg: float = 5.0,
-                          max_offset_vox: float = 3.0, max_angle_deg: float = 10.0,
+def plot_error_histograms(poses: pd.DataFrame, *, max_normal_deg: float = MAX_NORMAL_DEG,
+                          max_offset_vox: float = MAX_OFFSET_VOX,
+                          max_angle_deg: float = MAX_ANGLE_DEG,
                           clip_quantile: float = 0.95) -> Figure:
     """Histograms of the normal, offset and in-plane angle errors, one colour per method.
 
     Parameters
     ----------
     poses : pandas.DataFrame
-        From :func:`fossilct.matching.evaluation.evaluate_poses` (methods concatenated).
+        From :func:`fossilct.matching.benchmark.evaluate_poses` (methods concatenated).
     max_normal_deg, max_offset_vox, max_angle_deg : float, keyword-only
-        Success thresholds, drawn as dashed lines.
+        Success thresholds, drawn as dashed lines (default the benchmark's).
     clip_quantile : float, keyword-only
         Errors beyond this quantile (over all methods) are piled into the last bin, so gross
         failures do not squash the histogram.
@@ -81,7 +85,7 @@ def plot_success_vs_tilt(poses: pd.DataFrame, *, bin_deg: float = 5.0) -> Figure
     Parameters
     ----------
     poses : pandas.DataFrame
-        From :func:`~fossilct.matching.evaluation.evaluate_poses`.
+        From :func:`~fossilct.matching.benchmark.evaluate_poses`.
     bin_deg : float, keyword-only
         Width of the tilt bins (axis-aligned queries form the 0 bin).
 
@@ -129,7 +133,7 @@ def plot_match_gallery(entries: Sequence, *, panel_inches: float = 1.9) -> Figur
     Parameters
     ----------
     entries : sequence of GalleryEntry
-        From :func:`fossilct.matching.evaluation.gallery_entries`.
+        From :func:`fossilct.matching.benchmark.gallery_entries`.
     panel_inches : float, keyword-only
         Edge of one panel.
 

@@ -118,6 +118,13 @@ class PreparedVolume:
         Material voxels set to 0 as mount.
     views : fossilct.planes.VolumeViews
         `volume` prepared for plane sampling.
+    input_shape : tuple of int
+        Shape of the volume as given (before resampling).
+    input_spacing_um : tuple of 3 float
+        Its (plane, row, col) spacing, µm. Voxel ``i`` of the isotropic volume along an axis
+        lies at ``(i + 0.5) * input_shape / source_shape - 0.5`` of the input's voxels
+        (:func:`fossilct.volumes.resample_isotropic`); add `crop_origin` to a position in
+        `volume` first.
     """
 
     volume: np.ndarray
@@ -132,6 +139,8 @@ class PreparedVolume:
     background: int
     mount_voxels: int
     views: planes_mod.VolumeViews = field(repr=False, compare=False)
+    input_shape: tuple[int, int, int]
+    input_spacing_um: tuple[float, float, float]
 
 
 def _scale_to_uint8(volume: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -264,4 +273,7 @@ def prepare_volume(volume: np.ndarray, spacing_um=1.0, *, target_um: float | Non
     cropped = np.ascontiguousarray(scaled[start[0]:stop[0], start[1]:stop[1], start[2]:stop[2]])
     return PreparedVolume(cropped, start.astype(int), tuple(int(s) for s in scaled.shape),
                           float(target), centre_iso - start, frame_size, masks, thresholds,
-                          limits, background, mount_voxels, planes_mod.volume_views(cropped))
+                          limits, background, mount_voxels, planes_mod.volume_views(cropped),
+                          tuple(int(n) for n in np.shape(volume)),
+                          tuple(float(x) for x in np.broadcast_to(np.asarray(spacing_um, float),
+                                                                  3)))

@@ -1,0 +1,128 @@
+"""How hard the fossilct method searches: one frozen record, the library's defaults in one place.
+
+A search in one volume keeps ``n_candidates`` coarse candidates (index search), screens
+``n_screen`` of them with a quick refinement and refines the best ``n_refine`` fully
+(:mod:`fossilct.matching.search`). In a library, the candidates of the ``n_screen_volumes``
+best-ranked volumes are screened and the ``n_refine_volumes`` best of those are refined fully
+(:mod:`fossilct.matching.library_search`).
+
+Every public function that searches takes ``effort: SearchEffort | None``; None means
+``SearchEffort()``, the defaults below. A notebook parameter or a profile gives a mapping of
+the fields to change (:meth:`SearchEffort.from_mapping`; None or ``{}`` means the defaults).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Mapping
+
+__all__ = ["SearchEffort", "resolve_effort"]
+
+
+@dataclass(frozen=True)
+class SearchEffort:
+    """Search effort of the fossilct method (module docstring).
+
+    Attributes
+    ----------
+    n_candidates : int
+        Coarse candidates kept per searched volume (>= 1); default 24.
+    n_screen : int
+        Candidates screened by a quick refinement per volume (>= 0); default 24.
+    n_refine : int
+        Best screened candidates refined fully per volume (>= 0; 0 returns the coarse poses
+        of a one-volume search); default 3.
+    n_screen_volumes : int
+        Library search: volumes whose candidates are screened (>= 1); default 6.
+    n_refine_volumes : int
+        Library search: volumes refined fully, in ``[1, n_screen_volumes]``; default 3.
+
+    Raises
+    ------
+    TypeError
+        A count that is not an integer.
+    ValueError
+        A count out of its range.
+
+    Examples
+    --------
+    >>> SearchEffort().n_candidates, SearchEffort(n_screen=32).n_screen
+    (24, 32)
+    """
+
+    n_candidates: int = 24
+    n_screen: int = 24
+    n_refine: int = 3
+    n_screen_volumes: int = 6
+    n_refine_volumes: int = 3
+
+    def __post_init__(self):
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"`{item.name}` of the search effort must be an integer; got "
+                                f"{value!r} ({type(value).__name__}).")
+        if self.n_candidates < 1:
+            raise ValueError(f"`n_candidates` must be at least 1; got {self.n_candidates}.")
+        if self.n_screen < 0 or self.n_refine < 0:
+            raise ValueError(f"`n_screen` and `n_refine` must be >= 0; got {self.n_screen} and "
+                             f"{self.n_refine}.")
+        if not 1 <= self.n_refine_volumes <= self.n_screen_volumes:
+            raise ValueError(f"`n_refine_volumes` must be at least 1 and at most "
+                             f"`n_screen_volumes`; got {self.n_refine_volumes} and "
+                             f"{self.n_screen_volumes}.")
+
+    @classmethod
+    def from_mapping(cls, options: Mapping | None) -> "SearchEffort":
+        """The effort with the fields named in `options` changed (None or ``{}``: defaults).
+
+        Parameters
+        ----------
+        options : mapping or None
+            E.g. a notebook's ``search_effort`` parameter: ``{"n_candidates": 48}``.
+
+        Returns
+        -------
+        SearchEffort
+
+        Raises
+        ------
+        ValueError
+            An unknown field name, or a value out of range.
+
+        Examples
+        --------
+        >>> SearchEffort.from_mapping({"n_screen": 32}) == SearchEffort(n_screen=32)
+        True
+        >>> SearchEffort.from_mapping(None) == SearchEffort()
+        True
+        """
+        options = dict(options or {})
+        known = [item.name for item in fields(cls)]
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise ValueError(f"Unknown search effort settings {unknown}; the fields are "
+                             f"{known}. Fix the `search_effort` parameter or profile entry.")
+        return cls(**options)
+
+
+def resolve_effort(effort: SearchEffort | None) -> SearchEffort:
+    """`effort`, or the library default for None; refuses anything else.
+
+    Raises
+    ------
+    TypeError
+        If `effort` is neither a SearchEffort nor None.
+
+    Examples
+    --------
+    >>> resolve_effort(None) == SearchEffort()
+    True
+    """
+    if effort is None:
+        return SearchEffort()
+    if not isinstance(effort, SearchEffort):
+        raise TypeError(f"`effort` must be a SearchEffort or None (the library default); got "
+                        f"{type(effort).__name__}. Build one with SearchEffort(...) or "
+                        f"SearchEffort.from_mapping(dict).")
+    return effort

@@ -1,0 +1,43 @@
+"""Tests of fossilct.matching.effort: the search effort record and its defaults."""
+
+import pytest
+
+from fossilct.matching.effort import SearchEffort, resolve_effort
+
+
+def test_defaults_are_the_documented_ones():
+    effort = SearchEffort()
+    assert (effort.n_candidates, effort.n_screen, effort.n_refine) == (24, 24, 3)
+    assert (effort.n_screen_volumes, effort.n_refine_volumes) == (6, 3)
+    assert resolve_effort(None) == effort
+
+
+def test_from_mapping_changes_only_the_named_fields():
+    effort = SearchEffort.from_mapping({"n_candidates": 48, "n_screen": 32})
+    assert effort == SearchEffort(n_candidates=48, n_screen=32)
+    assert SearchEffort.from_mapping({}) == SearchEffort.from_mapping(None) == SearchEffort()
+    with pytest.raises(ValueError, match=r"Unknown search effort settings \['n_volumes'\]"):
+        SearchEffort.from_mapping({"n_volumes": 3})
+
+
+def test_effort_is_frozen():
+    with pytest.raises(AttributeError):
+        SearchEffort().n_screen = 3
+
+
+@pytest.mark.parametrize("fields,error,message", [
+    ({"n_candidates": 0}, ValueError, "`n_candidates` must be at least 1"),
+    ({"n_screen": -1}, ValueError, "`n_screen` and `n_refine` must be >= 0"),
+    ({"n_refine_volumes": 0}, ValueError, "`n_refine_volumes` must be at least 1"),
+    ({"n_refine_volumes": 7}, ValueError, "at most `n_screen_volumes`"),
+    ({"n_screen": 2.5}, TypeError, "`n_screen` of the search effort must be an integer"),
+    ({"n_refine": True}, TypeError, "`n_refine` of the search effort must be an integer"),
+])
+def test_bad_counts_are_refused(fields, error, message):
+    with pytest.raises(error, match=message):
+        SearchEffort(**fields)
+
+
+def test_resolve_effort_refuses_a_mapping():
+    with pytest.raises(TypeError, match="`effort` must be a SearchEffort or None"):
+        resolve_effort({"n_screen": 3})

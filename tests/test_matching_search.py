@@ -1,0 +1,84 @@
+"""Tests of fossilct.matching.search: one query in one volume, coarse then refined."""
+
+import numpy as np
+import pytest
+from matching_fixtures import library_volume, true_pose
+
+from fossilct.matching import SearchEffort, prepare_query
+from fossilct.matching.benchmark.queries import cut_query, tilted_normal
+from fossilct.matching.pose import pose_errors
+from fossilct.matching.search import (coarse_candidates, query_spectra, refine_candidates,
+                                      screen_candidates, search_index)
+
+
+@pytest.fixture(scope="module")
+def target():
+    return library_volume("elphidiella_like", 7)
+
+
+def _query(target, axis=1, tilt=14.0, offset=1.5, angle=60.0, mirror=True):
+    normal = tilted_normal(axis, tilt, 30.0)
+    image, placement, _ = cut_query(target.volume, target.mask, normal=normal, offset_vox=offset,
+                                    angle_deg=angle, mirror=mirror)
+    query = prepare_query(image, pixel_size_um=target.voxel_size_um)
+    return query, true_pose(query, placement)
+
+
+def _error(pose, truth, shape):
+    def frame(p):
+        return np.stack([p.row_axis / p.scale, p.col_axis / p.scale, p.normal])
+    return pose_errors(frame(truth), truth.offset(shape), frame(pose), pose.offset(shape))
+
+
+def test_search_recovers_the_plane_a_section_was_cut_from(target):
+    query, truth = _query(target)
+    best = search_index(query, target.index, target.refine_target)[0]
+    errors = _error(best.pose, truth, target.volume.shape)
+    assert best.refined and best.score > 0.95
+    assert errors.mirror_ok and errors.normal_deg < 1.5 and errors.offset_vox < 0.5
+    assert errors.angle_deg < 1.5
+    assert np.linalg.norm(best.pose.centre - truth.centre) < 1.0
+
+
+def test_coarse_candidates_are_distinct_and_one_is_near_the_truth(target):
+    query, truth = _query(target)
+    found = coarse_candidates(query, target.index, n_candidates=12)
+    assert len(found) == 12 and not any(c.refined for c in found)
+    assert [c.score for c in found] == sorted((c.score for c in found), reverse=True)
+    errors = [_error(c.pose, truth, target.volume.shape) for c in found]
+    assert min(e.normal_deg for e in errors if e.offset_vox < 3 and e.mirror_ok) < 15
+    poses = {(round(c.pose.offset(target.volume.shape)), c.pose.angle_mirror()[1],
+              tuple(np.round(c.pose.normal, 1))) for c in found}
+    assert len(poses) == len(found)  # non-maximum suppression left no duplicate
+
+
+def test_screening_and_refinement_raise_the_fit(target):
+    query, _ = _query(target, axis=0, tilt=8.0, offset=-2.0, angle=200.0, mirror=False)
+    coarse = coarse_candidates(query, target.index, n_candidates=8)
+    screened = screen_candidates(query, target.refine_target, coarse, n_screen=8)
+    refined = refine_candidates(query, target.refine_target, screened, n_refine=2)
+    assert len(screened) == 8 and [c.refined for c in refined] == [True] * 2 + [False] * 6
+    assert refined[0].score >= screened[0].score - 1e-9
+    assert refined[0].score > 0.95
+
+
+def test_zero_refinement_returns_the_coarse_poses(target):
+    query, _ = _query(target)
+    coarse = search_index(query, target.index, target.refine_target,
+                          effort=SearchEffort(n_candidates=5, n_screen=0, n_refine=0))
+    assert len(coarse) == 5 and not coarse[0].refined
+
+
+def test_query_spectra_are_memoised_per_index(target):
+    query, _ = _query(target)
+    first = query_spectra(query, target.index)
+    assert first is query_spectra(query, target.index)
+    assert first.shape == (2, target.index.params["n_rings"], target.index.params["n_harmonics"])
+
+
+def test_bad_counts_are_refused(target):
+    query, _ = _query(target)
+    with pytest.raises(ValueError, match="`n_candidates` must be at least 1"):
+        coarse_candidates(query, target.index, n_candidates=0)
+    with pytest.raises(TypeError, match="must be a SearchEffort"):
+        search_index(query, target.index, target.refine_target, effort={"n_refine": 1})
