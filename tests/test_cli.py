@@ -114,7 +114,7 @@ def test_match_outside_a_run_folder_exits_2(tmp_path, capsys):
 def test_classify_a_slice_exported_from_the_test_split(smoke_run, tmp_path, capsys):
     from fossilct.results import load_run
 
-    run = load_run(smoke_run[0] / "smoke")
+    run = load_run(smoke_run)
     name = run.architectures[0]
     png = tmp_path / "test_slice.png"
     png.write_bytes(Path(run.slices.query("split == 'test'")["path"].iloc[0]).read_bytes())
@@ -132,10 +132,11 @@ def test_classify_a_slice_exported_from_the_test_split(smoke_run, tmp_path, caps
 
 @pytest.mark.smoke
 def test_match_finds_the_specimen_and_the_pose_of_an_axis_section(smoke_run, tmp_path, capsys):
+    from conftest import copy_run
     from fossilct import slicing, volumes
     from fossilct.results import load_run
 
-    run = load_run(smoke_run[0] / "smoke")
+    run = load_run(copy_run(smoke_run, tmp_path))  # the command adds an index cache to it
     first = run.inventory.query("selected").drop_duplicates("specimen_id").iloc[0]
     loaded = volumes.load_volume(run.data_dir / first["file"])
     prepared = slicing.prepare_volume(loaded.data, loaded.spacing_um).volume
@@ -150,6 +151,8 @@ def test_match_finds_the_specimen_and_the_pose_of_an_axis_section(smoke_run, tmp
     normal = json.loads(printed.split("normal")[1].splitlines()[0].strip())
     assert abs(normal[0]) > 0.99  # cut normal to the plane axis, and found so
     assert "in-plane angle" in printed and "offset" in printed
+    in_file = printed.split(f"the plane in {first['file']}")[1]
+    assert abs(json.loads(in_file.split("normal")[1].split("(")[0].strip())[0]) > 0.99
     # the matching step's folder was only read: the step stays up to date
     from fossilct import pipeline
 

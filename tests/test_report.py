@@ -2,11 +2,9 @@
 per model; on the session's smoke run, the report the runner built is complete and offline."""
 
 import base64
+import dataclasses
 import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 from urllib.parse import unquote
 
 import nbformat
@@ -14,13 +12,11 @@ import pandas as pd
 import pytest
 
 from fossilct import report
-from fossilct.report.index_page import metrics_table
+from fossilct.report.index_page import markdown_html, metrics_table
 from fossilct.report.model_card import initialisation_text, selected_epoch
 from fossilct.report.summary import split_table
-from fossilct.report.writer import markdown_html
 from fossilct.results import RunError, load_run
 
-ROOT = Path(__file__).resolve().parents[1]
 PNG = base64.b64encode(bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360000002000100ffff03000006000557bfabd40000000049454e44ae426082"
@@ -117,18 +113,20 @@ def _summary(tmp_path, *, metrics, split_mode="specimen", synthetic=True):
     return report.RunSummary(
         run_name="r", profile="quick", seed=0, run_dir=tmp_path, data_dir=tmp_path / "scans",
         synthetic=synthetic, steps=steps, species=None, slices_per_species=None, split=split,
-        models={model.name: model}, matching=None, other_metrics={"06_ensemble": {
-            "accuracy": {"value": 0.9, "ci95": [0.8, 0.95]}}})
+        models={model.name: model}, matching=None,
+        leaderboard="| Rank | Model |\n|---:|---|\n| 1 | cnn <b> |", leakage=None,
+        other_metrics={"09_new_step": {"accuracy": {"value": 0.9, "ci95": [0.8, 0.95]}}})
 
 
-def test_index_shows_what_finished_what_did_not_and_other_steps_metrics(tmp_path):
+def test_index_shows_what_finished_what_did_not_the_leaderboard_and_new_steps(tmp_path):
     metrics = {"accuracy": {"value": 0.75, "ci95": [0.5, 1.0]}, "n_slices": 8,
                "n_specimens": 2}
     text = report.index_html(_summary(tmp_path, metrics=metrics))
     assert "not finished" in text and "Make it with `x`" in text
     assert "0.750<br><small>0.500–1.000</small>" in text
     assert "8 / 2" in text and 'href="model_cards/cnn.html"' in text
-    assert "<h2>06_ensemble</h2>" in text and "0.900 (0.800–0.950)" in text
+    assert "<h2>09_new_step</h2>" in text and "0.900 (0.800–0.950)" in text
+    assert "<td>cnn &lt;b&gt;</td>" in text  # the comparison's leaderboard, escaped
     assert "This step has not finished." in text  # the matching section: no benchmark
     assert not _offline(text)
 
@@ -144,6 +142,17 @@ def test_model_card_of_an_unevaluated_leakage_twin(tmp_path):
     assert f"scans in `{tmp_path / 'scans'}`" in card and "synthetic" not in card
 
 
+def test_model_card_of_the_ensemble_shows_its_spec_not_a_training(tmp_path):
+    summary = _summary(tmp_path, metrics=None)
+    ensemble = dataclasses.replace(
+        summary.models["cnn"], name="ensemble", arch="ensemble", history=None,
+        params={"arch": "ensemble", "ensemble": {"kind": "soft_voting", "members": ["a", "b"]}})
+    card = report.model_card_markdown(ensemble, run=summary)
+    assert "Not trained itself" in card and "members:\n- a\n- b" in card
+    assert "Selected weights" not in card and "--only 06" in card
+    assert "the trained weights of its members" in card
+
+
 def test_a_folder_without_run_yaml_is_refused(tmp_path):
     with pytest.raises(RunError, match="not a fossilct run folder"):
         report.write_report(tmp_path)
@@ -151,48 +160,43 @@ def test_a_folder_without_run_yaml_is_refused(tmp_path):
 
 # --- the report of the session's smoke run ------------------------------------------------
 
-@pytest.fixture
-def smoke_report(smoke_run):
-    out, _ = smoke_run
-    run_dir = out / "smoke"
-    return run_dir, run_dir / "report"
-
-
 @pytest.mark.smoke
-def test_the_runner_built_the_report_with_the_run_folders_numbers(smoke_run, smoke_report):
-    _, result = smoke_run
-    run_dir, folder = smoke_report
-    assert f"fossilct: report {folder / 'index.html'}" in result.stdout
+def test_the_runner_built_the_report_with_the_run_folders_numbers(smoke_run):
+    folder = smoke_run / "report"
     index = (folder / "index.html").read_text()
-    run = load_run(run_dir)
-    total = len(pd.read_csv(run_dir / "slices" / "manifest.csv"))
+    run = load_run(smoke_run)
+    total = len(pd.read_csv(smoke_run / "slices" / "manifest.csv"))
     assert re.search(rf"<th>total</th>\s*<td>{total}</td>", index)
     test_size = (run.slices["split"] == "test").sum()
     assert re.search(rf"<th>all slices</th>(\s*<td>\d+</td>){{2}}\s*<td>{test_size}</td>", index)
-    for name, evaluation in run.evaluations.items():
-        accuracy = evaluation.metrics["accuracy"]
-        assert report.format_estimate(accuracy).split(" ")[0] in index
+    tested = {name: evaluation.metrics for name, evaluation in run.evaluations.items()}
+    tested["ensemble"] = json.loads((run.ensemble_dir / "metrics.json").read_text())
+    assert set(tested) == set(run.models)  # every model has a card with its test metrics
+    for name, metrics in tested.items():
+        accuracy = report.format_estimate(metrics["accuracy"])
+        assert accuracy.split(" ")[0] in index
         card = (folder / "model_cards" / f"{name}.md").read_text()
-        assert f"| Accuracy (slice) | {report.format_estimate(accuracy)} |" in card
-        assert json.loads((run.models[name].path / "class_names.json").read_text())[0] in card
+        assert f"| Accuracy (slice) | {accuracy} |" in card
+        assert run.class_names[0] in card
     top1 = run.matching_benchmark["fossilct"]["specimen_top1"]
     assert re.search(rf"specimen identified \(top 1\)</th>\s*<td>{top1:.3g}</td>", index)
+    leaderboard = (run.comparison_dir / "leaderboard.md").read_text()
+    assert markdown_html(leaderboard) in index
 
 
 @pytest.mark.smoke
-def test_every_page_is_offline_and_every_link_resolves(smoke_report):
-    run_dir, folder = smoke_report
-    pages = sorted(folder.rglob("*.html"))
+def test_every_page_is_offline_and_every_link_resolves(smoke_run):
+    folder = smoke_run / "report"
     assert {p.name for p in (folder / "notebooks").iterdir()} == {
-        f"{p.stem}.html" for p in (run_dir / "notebooks").glob("*.ipynb")}
-    for page in pages:
+        f"{p.stem}.html" for p in (smoke_run / "notebooks").glob("*.ipynb")}
+    for page in sorted(folder.rglob("*.html")):
         text = page.read_text()
         assert not _offline(text), page
         for address in _links(text):
             if not address.startswith(("#", "data:")):
                 assert (page.parent / unquote(address)).is_file(), (page, address)
     for page in (folder / "notebooks").glob("*.html"):  # every figure is in its page
-        notebook = nbformat.read(run_dir / "notebooks" / f"{page.stem}.ipynb", as_version=4)
+        notebook = nbformat.read(smoke_run / "notebooks" / f"{page.stem}.ipynb", as_version=4)
         figures = [o["data"]["image/png"].strip() for c in notebook.cells
                    for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
         text = page.read_text()
@@ -200,15 +204,14 @@ def test_every_page_is_offline_and_every_link_resolves(smoke_report):
 
 
 @pytest.mark.smoke
-def test_the_report_command_rebuilds_it_and_no_step_goes_out_of_date(smoke_report):
-    run_dir, folder = smoke_report
-    (folder / "index.html").unlink()
+def test_the_report_command_rebuilds_it_and_no_step_goes_out_of_date(smoke_run, tmp_path):
+    from conftest import copy_run, run_pipeline
     from fossilct.cli import main
 
+    run_dir = copy_run(smoke_run, tmp_path)
+    (run_dir / "report" / "index.html").unlink()
     assert main(["report", str(run_dir)]) == 0
-    assert (folder / "index.html").is_file()
-    listing = subprocess.run([sys.executable, str(ROOT / "run_all.py"), "--profile", "smoke",
-                              "--out", str(run_dir.parent), "--list"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=600)
+    assert (run_dir / "report" / "index.html").is_file()
+    listing = run_pipeline("--profile", "smoke", "--out", run_dir.parent, "--list")
     assert "[         run]" not in listing.stdout and "[  up to date] 07_matching" in \
         listing.stdout

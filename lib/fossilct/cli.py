@@ -116,7 +116,7 @@ def classify_images(images: Sequence[np.ndarray], model, class_names: Sequence[s
 def _match_library(run):
     """The run's matching library, its indexes read from a cache seeded by the step's own."""
     from fossilct import matching
-    from fossilct.matching.evaluation import library_table
+    from fossilct.matching.benchmark import library_table
 
     parameters = run.parameters("07_matching")
     cache = run.run_dir / MATCH_CACHE
@@ -154,9 +154,9 @@ def match_image(image: np.ndarray, run, *, pixel_size_um: float | None = None):
     from fossilct import matching
 
     library, parameters = _match_library(run)
-    return matching.match_slice_to_library(image, library, pixel_size_um=pixel_size_um,
-                                           weights=parameters["weights"],
-                                           **parameters["search_effort"])
+    return matching.match_slice_to_library(
+        image, library, pixel_size_um=pixel_size_um, weights=parameters["weights"],
+        effort=matching.SearchEffort.from_mapping(parameters["search_effort"]))
 
 
 def _run(argv: list[str]) -> int:
@@ -216,6 +216,17 @@ def _match(args: argparse.Namespace) -> int:
           f"  in-plane angle  {best.angle_deg:.1f}°, mirrored: {'yes' if best.mirror else 'no'}\n"
           f"  scale           {best.scale:.3f} voxels per image pixel\n"
           f"  fossil centre   {np.round(best.centre_vox, 2).tolist()} (voxels)")
+    plane = best.plane_in_file
+    if plane is not None:
+        print(f"the plane in {best.file} ((plane, row, col) indices of the array "
+              "fossilct.volumes.load_volume returns):\n"
+              f"  centre          {np.round(plane.centre_vox, 2).tolist()} voxels = "
+              f"{np.round(plane.centre_um, 1).tolist()} µm\n"
+              f"  normal          {np.round(plane.normal_um, 4).tolist()} (physical, µm axes)\n"
+              f"  image rows run  {np.round(plane.row_vox, 4).tolist()}, columns "
+              f"{np.round(plane.col_vox, 4).tolist()} (voxel axes)\n"
+              f"  pixel           {plane.pixel_um:.3g} µm; file voxels "
+              f"{tuple(round(s, 4) for s in plane.spacing_um)} µm")
     return 0
 
 

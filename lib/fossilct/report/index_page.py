@@ -14,8 +14,8 @@ import pandas as pd
 from fossilct.evaluation import _METRIC_LABELS as METRIC_LABELS
 from fossilct.report.summary import RunSummary, StepStatus
 
-__all__ = ["HEADLINE_METRICS", "MATCHING_LABELS", "PAGE_STYLE", "format_estimate", "metrics_table", "page",
-           "notebook_href", "model_card_href", "index_html"]
+__all__ = ["HEADLINE_METRICS", "MATCHING_LABELS", "PAGE_STYLE", "format_estimate", "metrics_table",
+           "markdown_html", "page", "notebook_href", "model_card_href", "index_html"]
 
 HEADLINE_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "top3_accuracy",
                     "specimen_accuracy", "ece")
@@ -51,6 +51,7 @@ th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #e5e8ee; text-align: ri
 th:first-child, td:first-child { text-align: left; }
 tbody th { font-weight: normal; } td { white-space: nowrap; }
 td small { color: #6b7280; }
+div.wide { overflow-x: auto; } div.wide td { white-space: normal; min-width: 5.5em; }
 thead th { background: #f2f4f8; border-bottom: 2px solid #c9d0db; }
 tr.total td, tr.total th { font-weight: 600; }
 .done { color: #1e7a3a; } .missing { color: #a33a1d; }
@@ -58,6 +59,19 @@ tr.total td, tr.total th { font-weight: 600; }
 a { color: #1f5fbf; }
 """
 """Style of the index and model-card pages (inline: no external file to lose)."""
+
+
+def markdown_html(text: str) -> str:
+    """Markdown (with tables) to an HTML fragment; raw HTML in `text` is shown, not run.
+
+    Examples
+    --------
+    >>> markdown_html("# A <b>\\n\\n| x |\\n|---|\\n| 1 |").splitlines()[0]
+    '<h1>A &lt;b&gt;</h1>'
+    """
+    import mistune
+
+    return mistune.create_markdown(escape=True, plugins=["table"])(text)
 
 
 def page(title: str, body: str) -> str:
@@ -148,7 +162,8 @@ def _steps_section(steps: tuple[StepStatus, ...]) -> str:
             "<th></th></tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>")
 
 
-def _section(title: str, key_prefix: str, summary: RunSummary, content: str | None) -> str:
+def _section(title: str, key_prefix: str | tuple, summary: RunSummary,
+             content: str | None) -> str:
     keys = [s.key for s in summary.steps if s.key.startswith(key_prefix) and s.has_notebook]
     links = " · ".join(_link(notebook_href(k), k) for k in keys)
     body = content if content is not None else "<p>This step has not finished.</p>"
@@ -199,7 +214,8 @@ def _models(summary: RunSummary) -> str | None:
         rows.append(row)
     text = _table(pd.DataFrame(rows), index=False, escape=False)
     note = ("<p>Test split; below each value its 95% interval from a bootstrap that resamples "
-            "test specimens. A <code>__slice_level</code> model is the leakage experiment: its "
+            "test specimens. <code>ensemble</code> combines the trained models as chosen on the "
+            "validation split. A <code>__slice_level</code> model is the leakage experiment: its "
             "numbers are inflated by design and are not results.</p>\n")
     return note + text
 
@@ -216,6 +232,15 @@ def _matching(summary: RunSummary) -> str | None:
     return ("<p>Sections of known pose located in their volume (success: offset within 3 "
             "voxels, normal within 5°, in-plane angle within 10°, mirror right) and specimens "
             "identified over the library.</p>\n" + _table(frame))
+
+
+def _comparison(summary: RunSummary) -> str | None:
+    if summary.leaderboard is None:
+        return None
+    leakage = ("" if summary.leakage is None else
+               "<p>Leakage experiment: the same architecture tested after a split by slice "
+               "instead of by specimen.</p>\n" + _table(summary.leakage.round(3), index=False))
+    return f'<div class="wide">{markdown_html(summary.leaderboard)}</div>\n' + leakage
 
 
 def _other(summary: RunSummary) -> str:
@@ -250,8 +275,9 @@ def index_html(summary: RunSummary) -> str:
         _section("Dataset", "01_", summary, _dataset(summary)),
         _section("Slices per species", "02_", summary, _slices(summary)),
         _section("Split (slices per species and split)", "03_", summary, _split(summary)),
-        _section("Models: test metrics", "05_", summary, _models(summary)),
+        _section("Models: test metrics", ("05_", "06_"), summary, _models(summary)),
         _section("Slice-to-volume matching benchmark", "07_", summary, _matching(summary)),
+        _section("Comparison of the models", "08_", summary, _comparison(summary)),
         _other(summary),
     ]
     return page(f"fossilct report · {summary.run_name}", "\n".join(p for p in sections if p))

@@ -17,9 +17,10 @@ from fossilct.results import Run, RunError
 
 __all__ = ["StepStatus", "ModelSummary", "RunSummary", "split_table", "summarize_run"]
 
-KNOWN_STEPS = ("01_dataset", "02_slices", "03_split", "04_train", "05_evaluate", "07_matching")
+KNOWN_STEPS = ("01_dataset", "02_slices", "03_split", "04_train", "05_evaluate", "06_ensemble",
+               "07_matching", "08_comparison")
 """Steps the index shows in their own sections; any other finished step with a
-``metrics.json`` (ensembles, comparisons) gets a generic metrics section."""
+``metrics.json`` gets a generic metrics section."""
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,12 @@ class ModelSummary:
         The model folder.
     class_names : list of str
     params : dict
-        ``params.yaml`` of the model folder.
-    history : pandas.DataFrame
-        One row per epoch (``history.csv``).
+        ``params.yaml`` of the model folder (an ensemble's holds its spec under ``ensemble``).
+    history : pandas.DataFrame or None
+        One row per epoch (``history.csv``); None for the ensemble, which is not trained.
     metrics : dict or None
-        ``eval/<name>/metrics.json`` (entries ``{"value", "ci95"}``); None before evaluation.
+        Test metrics (entries ``{"value", "ci95"}``): ``eval/<name>/metrics.json``, or
+        ``ensemble/metrics.json`` for the ensemble; None before evaluation.
     split_table : pandas.DataFrame or None
         :func:`split_table` of the split the model was trained on.
     """
@@ -74,7 +76,7 @@ class ModelSummary:
     path: Path
     class_names: list
     params: dict
-    history: pd.DataFrame = field(repr=False)
+    history: pd.DataFrame | None = field(repr=False)
     metrics: dict | None = field(repr=False)
     split_table: pd.DataFrame | None = field(repr=False)
 
@@ -101,6 +103,10 @@ class RunSummary:
     models : dict of str to ModelSummary
     matching : dict or None
         ``matching/benchmark.json``: method -> measure -> value.
+    leaderboard : str or None
+        ``comparison/leaderboard.md``: every model on the same test slices, with intervals.
+    leakage : pandas.DataFrame or None
+        ``comparison/leakage.csv``: the slice-level twin against its specimen-level model.
     other_metrics : dict of str to dict
         Task key -> ``metrics.json`` of any other finished step that writes one.
     """
@@ -117,6 +123,8 @@ class RunSummary:
     split: pd.DataFrame | None = field(repr=False)
     models: dict = field(repr=False)
     matching: dict | None = field(repr=False)
+    leaderboard: str | None = field(repr=False)
+    leakage: pd.DataFrame | None = field(repr=False)
     other_metrics: dict = field(repr=False)
 
 
@@ -180,14 +188,29 @@ def _if_finished(run: Run, key: str, read):
     return read() if key in run.tasks and run.is_finished(key) else None
 
 
+def _test_metrics(run: Run, name: str, arch: str) -> dict | None:
+    if arch == "ensemble":  # evaluated by the ensemble step itself
+        path = run.ensemble_dir / "metrics.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+    evaluation = run.evaluations.get(name)
+    return evaluation.metrics if evaluation is not None else None
+
+
 def _models(run: Run, *, split_ready: bool) -> dict[str, ModelSummary]:
-    evaluations = run.evaluations
     return {name: ModelSummary(
         name=name, arch=model.arch, split_mode=model.split_mode, path=model.path,
-        class_names=model.class_names, params=model.params, history=model.history,
-        metrics=evaluations[name].metrics if name in evaluations else None,
+        class_names=model.class_names, params=model.params,
+        history=None if model.arch == "ensemble" else model.history,
+        metrics=_test_metrics(run, name, model.arch),
         split_table=split_table(run.slice_table(model.split_mode)) if split_ready else None)
         for name, model in run.models.items()}
+
+
+def _comparison_file(run: Run, name: str) -> Path | None:
+    if "08_comparison" not in run.tasks or not run.is_finished("08_comparison"):
+        return None
+    path = run.comparison_dir / name
+    return path if path.is_file() else None
 
 
 def _other_metrics(run: Run) -> dict[str, dict]:
@@ -217,6 +240,8 @@ def summarize_run(run: Run) -> RunSummary:
 
     split_ready = "03_split" in run.tasks and run.is_finished("03_split")
     dataset = _if_finished(run, "01_dataset", lambda: run.parameters("01_dataset"))
+    leaderboard = _comparison_file(run, "leaderboard.md")
+    leakage = _comparison_file(run, "leakage.csv")
     return RunSummary(
         run_name=run.run_dir.name, profile=run.profile, seed=run.seed, run_dir=run.run_dir,
         data_dir=run.data_dir,
@@ -229,4 +254,6 @@ def summarize_run(run: Run) -> RunSummary:
         split=split_table(run.slices) if split_ready else None,
         models=_models(run, split_ready=split_ready),
         matching=_if_finished(run, "07_matching", lambda: run.matching_benchmark),
+        leaderboard=None if leaderboard is None else leaderboard.read_text(),
+        leakage=None if leakage is None else pd.read_csv(leakage),
         other_metrics=_other_metrics(run))

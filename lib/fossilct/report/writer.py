@@ -8,30 +8,18 @@ import os
 from pathlib import Path
 
 from fossilct import atomic
-from fossilct.report.index_page import index_html, model_card_href, notebook_href, page
+from fossilct.report.index_page import (index_html, markdown_html, model_card_href,
+                                        notebook_href, page)
 from fossilct.report.model_card import model_card_markdown
 from fossilct.report.notebook_page import notebook_html
 from fossilct.report.summary import summarize_run
 from fossilct.results import load_run
 
-__all__ = ["REPORT_DIR", "markdown_html", "write_report"]
+__all__ = ["REPORT_DIR", "write_report"]
 
 REPORT_DIR = "report"
 """The report's folder inside the run folder. It belongs to no step: rewriting it never makes a
 step out of date."""
-
-
-def markdown_html(text: str) -> str:
-    """Markdown (with tables) to an HTML fragment; raw HTML in `text` is shown, not run.
-
-    Examples
-    --------
-    >>> markdown_html("# A <b>\\n\\n| x |\\n|---|\\n| 1 |").splitlines()[0]
-    '<h1>A &lt;b&gt;</h1>'
-    """
-    import mistune
-
-    return mistune.create_markdown(escape=True, plugins=["table"])(text)
 
 
 def write_report(run_dir: str | os.PathLike) -> Path:
