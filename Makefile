@@ -20,7 +20,7 @@ PIP       := $(BIN)/python -m pip --disable-pip-version-check
 PROFILE   ?= quick
 ARGS      ?=
 
-.PHONY: run test smoke bench lock hooks clean-venv check-python
+.PHONY: run test smoke bench lock hooks clean-venv check-python browser
 
 check-python:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -45,8 +45,13 @@ endif
 run: $(READY)  ## generate the synthetic dataset and run every notebook (profile: quick)
 	$(BIN)/python run_all.py --profile $(PROFILE) $(ARGS)
 
-test: $(READY)  ## the whole test suite, notebook smoke runs included
+test: $(READY) browser  ## the whole test suite, notebook smoke runs included
 	$(BIN)/python -m pytest $(ARGS)
+
+browser:  ## Debian's Chromium for the dashboard's browser test (never a downloaded browser)
+	@test -x /usr/bin/chromium || ! command -v apt-get >/dev/null \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@test -x /usr/bin/chromium || echo "no /usr/bin/chromium and no apt-get: the browser test is skipped"
 
 smoke: $(READY)  ## only the notebook smoke runs
 	$(BIN)/python -m pytest -m smoke $(ARGS)
