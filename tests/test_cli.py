@@ -80,10 +80,11 @@ def test_classify_prints_a_ranked_table_and_writes_the_csv(constant_model, tmp_p
                      "--top-k", "5", "--csv", str(out_csv)]) == 0
     printed = capsys.readouterr().out
     assert printed.index("two.png") > printed.index("one.png")
-    assert [line.split() for line in printed.splitlines()[1:4]] == [
-        ["rank", "species", "probability"], ["1", "b", "0.731"], ["2", "a", "0.269"]]
+    assert [line.split() for line in printed.splitlines()[1:5]] == [
+        ["rank", "species", "probability"], ["1", "b", "0.731"], ["2", "a", "0.269"],
+        ["margin", "0.462,", "entropy", "0.840"]]
     table = pd.read_csv(out_csv)
-    assert table.columns.tolist() == ["file", "rank", "species", "probability"]
+    assert table.columns.tolist()[:4] == ["file", "rank", "species", "probability"]
     assert table["species"].tolist() == ["b", "a", "b", "a"]  # top-k capped at 2 classes
     assert table["probability"].to_numpy() == pytest.approx([0.7311, 0.2689] * 2, abs=1e-4)
 
@@ -96,7 +97,8 @@ def test_classify_bad_input_exits_2_with_a_message(constant_model, tmp_path, cap
          "--top-k must be at least 1"),
         (["--model", str(tmp_path / "none"), str(tmp_path / "x.png")], "does not exist"),
         (["--model", str(constant_model), str(tmp_path / "missing.png")], "does not exist"),
-        (["--model", str(constant_model), str(blank)], "constant"),
+        (["--model", str(constant_model), str(blank), str(_disk_png(tmp_path / "x.png"))],
+         "1 of 2 images could not be classified"),
     ]
     for arguments, message in cases:
         assert cli.main(["classify", *arguments]) == 2

@@ -8,10 +8,14 @@
     fossilct classify IMAGE... --model DIR [--top-k 3] [--csv FILE]
     fossilct match IMAGE --run RUN_DIR [--top-k 5] [--pixel-size-um UM]
 
-``classify`` segments each image as the slice step does and ranks the species with a trained
-model folder (``outputs/<run>/models/<arch>``). ``match`` searches the run's matching library
-(the specimens notebook 07 benchmarked, with its score weights and search effort) and prints the
-ranked specimens and the pose of the best match.
+``classify`` is :func:`fossilct.inference.classify`: each image is segmented as the slice step
+segments its slices and the species are ranked with a trained model folder
+(``outputs/<run>/models/<arch>``, the ensemble's ``models/ensemble`` included). ``match``
+searches the run's matching library (the specimens notebook 07 benchmarked, with its score
+weights and search effort) and prints the ranked specimens and the pose of the best match, in the
+prepared volume and in the original file. Images are read by :func:`fossilct.images.read_image`
+(PNG, JPEG, BMP, TIFF, 2-D DICOM); a pixel size the file states is used for matching unless
+``--pixel-size-um`` is given.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["PROJECT_MARKER", "find_project_root", "classify_images", "match_image", "main"]
+__all__ = ["PROJECT_MARKER", "find_project_root", "match_image", "main"]
 
 PROJECT_MARKER = Path("parameters") / "pipeline.yaml"
 """A folder holding this file is a fossilct project (repository) root."""
@@ -53,64 +57,6 @@ def find_project_root(start: str | os.PathLike) -> Path:
             return folder
     raise FileNotFoundError(f"no fossilct project at or above {start} (no {PROJECT_MARKER}); "
                             "run the command inside the repository or pass --project DIR.")
-
-
-def _read_image(path: Path) -> np.ndarray:
-    from fossilct.matching import read_query_image
-
-    return read_query_image(path)
-
-
-def classify_images(images: Sequence[np.ndarray], model, class_names: Sequence[str], *,
-                    top_k: int = 3) -> pd.DataFrame:
-    """Rank the species of each image with a trained model.
-
-    Each image is brought to the form of a CT slice
-    (:func:`fossilct.segmentation.prepare_external_image`) and segmented into the model's input
-    (:func:`fossilct.segmentation.segment_slice` at the model's input size), as the slice step
-    makes its images.
-
-    Parameters
-    ----------
-    images : sequence of ndarray
-        Gray, RGB or RGBA images of any size (both sides >= 16 px).
-    model : keras.Model
-        Built by :func:`fossilct.models.build_model` (e.g. loaded from ``model.keras``).
-    class_names : sequence of str
-        The model's output order (``class_names.json``).
-    top_k : int, keyword-only
-        Species listed per image (at most the number of classes).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``image`` (position in `images`), ``rank`` (1 = most probable), ``species``,
-        ``probability``; `top_k` rows per image.
-
-    Raises
-    ------
-    ValueError
-        If `top_k` < 1, or an image is unusable (too small, constant).
-    fossilct.segmentation.NoFossilError
-        If no fossil is found in an image.
-    """
-    from fossilct.models import model_input_size
-    from fossilct.segmentation import prepare_external_image, segment_slice
-
-    if int(top_k) < 1:
-        raise ValueError(f"`top_k` must be at least 1; got {top_k}.")
-    size = model_input_size(model)
-    batch = np.stack([segment_slice(prepare_external_image(image), image_size=size).image
-                      for image in images]).astype(np.float32)[..., np.newaxis]
-    probs = np.asarray(model.predict(batch, verbose=0), dtype=np.float64)
-    k = min(int(top_k), len(class_names))
-    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-    return pd.DataFrame({
-        "image": np.repeat(np.arange(len(images)), k),
-        "rank": np.tile(np.arange(1, k + 1), len(images)),
-        "species": np.asarray(class_names)[order].ravel(),
-        "probability": np.take_along_axis(probs, order, axis=1).ravel(),
-    })
 
 
 def _match_library(run):
@@ -179,28 +125,44 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _classify(args: argparse.Namespace) -> int:
-    from fossilct.training import load_training_outputs
+_CLASSIFY_SHOWN = ["rank", "species", "probability"]
 
-    model, class_names = load_training_outputs(args.model)
-    table = classify_images([_read_image(Path(p)) for p in args.images], model, class_names,
-                            top_k=args.top_k)
-    table.insert(0, "file", np.asarray(args.images, dtype=object)[table.pop("image")])
+
+def _classify(args: argparse.Namespace) -> int:
+    from fossilct.inference import classify
+
+    table = classify([Path(p) for p in args.images], args.model)
+    table = table[table["rank"] <= args.top_k].reset_index(drop=True)  # rank 0: refused
     for file, rows in table.groupby("file", sort=False):
-        print(f"{file}\n" + rows.drop(columns="file").to_string(
-            index=False, formatters={"probability": "{:.3f}".format}) + "\n")
+        if (rows["rank"] == 0).any():
+            print(f"{file}\n  not classified: {rows['message'].iloc[0]}\n")
+            continue
+        top = rows.iloc[0]
+        uncertain = pd.notna(top["uncertain"]) and bool(top["uncertain"])
+        print(f"{file}\n" + rows[_CLASSIFY_SHOWN].to_string(
+            index=False, formatters={"probability": "{:.3f}".format})
+            + f"\n  margin {top['margin']:.3f}, entropy {top['entropy']:.3f}"
+            + (", uncertain" if uncertain else "") + "\n")
     if args.csv is not None:
         from fossilct import atomic
 
         print(f"written: {atomic.write_csv(args.csv, table)}")
+    refused = int((table["rank"] == 0).sum())
+    if refused:
+        raise CommandError(f"{refused} of {len(args.images)} images could not be classified "
+                           "(see above).")
     return 0
 
 
 def _match(args: argparse.Namespace) -> int:
+    from fossilct.images import read_image
     from fossilct.results import load_run
 
-    result = match_image(_read_image(Path(args.image)), load_run(args.run),
-                         pixel_size_um=args.pixel_size_um)
+    image = read_image(args.image)
+    stated = image.pixel_size_um
+    pixel_size = args.pixel_size_um if args.pixel_size_um is not None else (
+        None if stated is None else float(np.mean(stated)))
+    result = match_image(image.pixels, load_run(args.run), pixel_size_um=pixel_size)
     print("specimens, best first:\n" + result.specimens.head(args.top_k).to_string(
         index=False, formatters={"score": "{:.3f}".format}))
     best = result.best
@@ -244,7 +206,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="run folder (default: the current folder)")
     report.set_defaults(handler=_report)
     classify = commands.add_parser("classify", help="rank the species of slice images")
-    classify.add_argument("images", nargs="+", metavar="IMAGE", help="PNG, JPEG, TIFF, ...")
+    classify.add_argument("images", nargs="+", metavar="IMAGE",
+                          help="PNG, JPEG, BMP, TIFF or 2-D DICOM")
     classify.add_argument("--model", required=True, type=Path,
                           help="trained model folder, e.g. outputs/quick/models/small_cnn")
     classify.add_argument("--top-k", type=int, default=3, help="species listed per image")
@@ -256,7 +219,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="run folder whose matching step finished, e.g. outputs/quick")
     match.add_argument("--top-k", type=int, default=5, help="specimens listed")
     match.add_argument("--pixel-size-um", type=float, default=None,
-                       help="the image's pixel size in µm (default: estimated)")
+                       help="the image's pixel size in µm (default: the one the file states, "
+                            "else estimated)")
     match.set_defaults(handler=_match)
     return parser
 
