@@ -31,7 +31,7 @@ WORKDIR /home/fossil/fossilct
 
 # The image already has the GPU build of TensorFlow; install everything else at the locked versions.
 COPY requirements.lock ./
-RUN grep -v '^tensorflow-cpu==' requirements.lock > /tmp/requirements.gpu.lock \
+RUN grep -vE '^tensorflow[-_]cpu==' requirements.lock > /tmp/requirements.gpu.lock \
  && python -m pip install --no-cache-dir -r /tmp/requirements.gpu.lock
 
 COPY --chown=${UID} . .

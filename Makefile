@@ -15,7 +15,7 @@ TF        ?= cpu
 VENV      ?= .venv
 BIN       := $(VENV)/bin
 READY     := $(VENV)/.installed-$(TF)
-TF_VERSION := $(shell sed -n 's/^tensorflow-cpu==//p' requirements.lock)
+TF_VERSION := $(shell sed -nE 's/^tensorflow[-_]cpu==//p' requirements.lock)
 PIP       := $(BIN)/python -m pip --disable-pip-version-check
 PROFILE   ?= quick
 ARGS      ?=
@@ -31,7 +31,7 @@ check-python:
 $(READY): requirements.lock pyproject.toml | check-python
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 ifeq ($(TF),gpu)
-	grep -v '^tensorflow-cpu==' requirements.lock > $(VENV)/requirements.gpu.lock
+	grep -vE '^tensorflow[-_]cpu==' requirements.lock > $(VENV)/requirements.gpu.lock
 	! $(PIP) show --quiet tensorflow-cpu 2>/dev/null || $(PIP) uninstall --quiet --yes tensorflow-cpu
 	$(PIP) install --quiet -r $(VENV)/requirements.gpu.lock "tensorflow[and-cuda]==$(TF_VERSION)"
 else
@@ -59,15 +59,17 @@ smoke: $(READY)  ## only the notebook smoke runs
 bench: $(READY)  ## every benchmark script (prints ratios)
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
-# The lock is pip freeze of the CPU .venv; lines with an environment marker (packages only one
-# Python version needs) are kept from the current lock, since one interpreter cannot see them.
+# The lock is pip freeze of the CPU .venv (make it with Python 3.11, whose pip writes the names
+# as the lock has them), sorted by lower-case name; lines with an environment marker (packages
+# only one Python version needs) are kept from the current lock: one interpreter cannot see them.
 lock: $(READY)  ## rewrite requirements.lock from the current .venv
 	@test "$(TF)" = cpu || { echo "make lock: run it with TF=cpu (the lock holds tensorflow-cpu)." >&2; exit 1; }
 	grep '^#' requirements.lock > requirements.lock.new
 	{ grep -v '^#' requirements.lock | grep ';' || true; \
 	  $(PIP) freeze --all --exclude-editable | grep -v '^pip==' \
 	    | grep -viE "^($$(grep -v '^#' requirements.lock | grep ';' | sed 's/==.*//' | paste -sd'|' -))==" ; \
-	} | sort -f -t= -k1,1 >> requirements.lock.new
+	} | awk -F'==' '{ print tolower($$1) "\t" $$0 }' | LC_ALL=C sort -t'	' -k1,1 | cut -f2- \
+	  >> requirements.lock.new
 	mv requirements.lock.new requirements.lock
 
 hooks:  ## strip notebook outputs on every commit

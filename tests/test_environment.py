@@ -94,7 +94,8 @@ def test_every_pyproject_dependency_is_pinned():
 
 def test_the_makefile_gpu_build_installs_the_locked_tensorflow_version():
     makefile = (ROOT / "Makefile").read_text()
-    assert "TF_VERSION := $(shell sed -n 's/^tensorflow-cpu==//p' requirements.lock)" in makefile
+    assert "TF_VERSION := $(shell sed -nE 's/^tensorflow[-_]cpu==//p' requirements.lock)" in \
+        makefile
     assert '"tensorflow[and-cuda]==$(TF_VERSION)"' in makefile
 
 
