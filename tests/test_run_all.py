@@ -4,6 +4,7 @@ reported as up to date."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -71,6 +72,43 @@ def test_no_step_writes_into_an_earlier_steps_folder(smoke_run):
         for folder, digest in stamp["outputs"].items():
             path = smoke_run / folder.removeprefix("{run_dir}/")
             assert pipeline.hash_path(path) == digest, f"{folder} changed after {key} wrote it"
+
+
+def _outputs(notebook, kind):
+    """Outputs of the code cells of an executed notebook: stream texts or image/png payloads."""
+    found = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if kind == "stream" and output.get("output_type") == "stream":
+                found.append(output["text"])
+            elif kind == "image/png" and "image/png" in output.get("data", {}):
+                found.append(output["data"]["image/png"])
+    return found
+
+
+def test_every_figure_a_step_saves_is_also_shown_inline(smoke_run):
+    checked = 0
+    for task in _tasks(smoke_run):
+        saved = [p for folder in task.outputs if folder.is_dir() for p in folder.glob("*.png")]
+        notebook = nbformat.read(smoke_run / "notebooks" / f"{task.key}.ipynb", as_version=4)
+        shown = _outputs(notebook, "image/png")
+        assert len(shown) >= len(saved), f"{task.key} saved {len(saved)} figures, shows {shown}"
+        checked += bool(saved)
+    assert checked  # not vacuous: steps do save figures
+
+
+TENSORFLOW_NOISE = re.compile(r"absl::InitializeLog|oneDNN custom operations|NodeDef mentions"
+                              r"|^[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ \S+:\d+\]", re.M)
+
+
+def test_notebooks_and_logs_hold_no_tensorflow_startup_noise(smoke_run):
+    for task in _tasks(smoke_run):
+        notebook = nbformat.read(smoke_run / "notebooks" / f"{task.key}.ipynb", as_version=4)
+        text = "".join(_outputs(notebook, "stream"))
+        assert not TENSORFLOW_NOISE.search(text), f"{task.key}: {text[:500]}"
+    for log in (smoke_run / "logs").glob("run_*.log"):
+        match = TENSORFLOW_NOISE.search(log.read_text())
+        assert match is None, f"{log}: {match and match.group(0)}"
 
 
 def test_inventory_contract(smoke_run):

@@ -118,9 +118,17 @@ def _check_writable(run_dir: Path) -> None:
 
 
 def _kernel_environment() -> None:
-    """Settings the notebook kernels inherit: inline figures, quiet TensorFlow C++ logging."""
+    """Settings the notebook kernels inherit: inline figures, quiet TensorFlow C++ logging.
+
+    ``TF_CPP_MIN_LOG_LEVEL`` silences TensorFlow only once its logging is initialised; the lines
+    it writes before that are filtered in each kernel by the start-up file that
+    ``PYTHONSTARTUP`` names (see :mod:`fossilct.tflog`).
+    """
+    from fossilct import tflog
+
     os.environ.pop("MPLBACKEND", None)  # a non-interactive backend would hide every figure
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ["PYTHONSTARTUP"] = str(tflog.KERNEL_STARTUP)
 
 
 def _execute(task: pipeline.Task, run_dir: Path, root: Path) -> Path:
@@ -245,6 +253,9 @@ def main(argv: list[str] | None = None, *, root: str | os.PathLike) -> int:
     _summarise(plan.run_dir)
     print(f"fossilct: done ({len(ran)} run). Executed notebooks are in "
           f"{plan.run_dir / 'notebooks'}")
+    from fossilct.report import write_report
+
+    print(f"fossilct: report {write_report(plan.run_dir)}")
     return 0
 
 

@@ -3,15 +3,12 @@ validated abstention threshold, reliability before and after temperature scaling
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from fossilct.plots.evaluation import draw_reliability  # noqa: E402
+from fossilct.plots.evaluation import draw_reliability
 
 __all__ = [
     "plot_ensemble_weights",

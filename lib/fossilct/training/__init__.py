@@ -8,15 +8,17 @@
 - :class:`EpochTimer` (``timing``): wall time per epoch, for ``timing.json``
 - :func:`save_training_outputs`, :func:`load_training_outputs`, :func:`check_trained_on`
   (``outputs``)
+- :class:`LiveTensorBoard`, TensorBoard logs written during training (``live_logs``)
 """
 
 from fossilct.training.device import DeviceConfig, configure_device, set_global_seed
 from fossilct.training.fingerprint import backup_fingerprint
 from fossilct.training.fit import fit_model
-from fossilct.training.timing import EpochTimer
+from fossilct.training.live_logs import LiveTensorBoard
 from fossilct.training.outputs import (OUTPUT_FILES, check_trained_on, load_training_outputs,
                                        read_training_params, save_training_outputs,
                                        write_tensorboard_logs)
+from fossilct.training.timing import EpochTimer
 
 __all__ = [
     "set_global_seed",
@@ -31,4 +33,5 @@ __all__ = [
     "read_training_params",
     "check_trained_on",
     "write_tensorboard_logs",
+    "LiveTensorBoard",
 ]

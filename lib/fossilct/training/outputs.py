@@ -25,7 +25,8 @@ import pandas as pd
 from fossilct import atomic
 
 __all__ = ["OUTPUT_FILES", "save_training_outputs", "load_training_outputs",
-           "read_training_params", "check_trained_on", "write_tensorboard_logs"]
+           "read_training_params", "check_trained_on", "tensorboard_series",
+           "open_tensorboard_writers", "write_tensorboard_rows", "write_tensorboard_logs"]
 
 OUTPUT_FILES = ("model.keras", "class_names.json", "history.csv", "params.yaml", "logs")
 
@@ -50,6 +51,62 @@ def _check_history(history: Mapping[str, Sequence]) -> None:
                          f"'epoch' (as fit_model returns); got lengths {lengths}.")
 
 
+def tensorboard_series(history: Mapping[str, Sequence]) -> dict[str, list[tuple[str, str]]]:
+    """Which history column goes to which TensorBoard run and tag (Keras' layout).
+
+    Returns
+    -------
+    dict
+        ``{"train": [(tag, column), ...], "validation": [...]}``: ``epoch_<name>`` for each
+        training metric and the learning rate, ``epoch_<name>`` of each ``val_<name>`` column.
+
+    Examples
+    --------
+    >>> tensorboard_series({"epoch": [1], "phase": [1], "loss": [0.5], "val_loss": [0.6]})
+    {'train': [('epoch_loss', 'loss')], 'validation': [('epoch_loss', 'val_loss')]}
+    """
+    skip = {"epoch", "phase"}
+    return {"train": [(f"epoch_{k}", k) for k in history
+                      if k not in skip and not k.startswith("val_")],
+            "validation": [(f"epoch_{k[4:]}", k) for k in history if k.startswith("val_")]}
+
+
+def write_tensorboard_rows(writers: Mapping[str, Any], history: Mapping[str, Sequence], *,
+                           start: int = 0) -> None:
+    """Append the history rows from `start` on to open TensorBoard writers, then flush.
+
+    Parameters
+    ----------
+    writers : mapping
+        ``"train"`` and ``"validation"`` -> ``tf.summary`` file writers.
+    history : dict of str to list
+        As :func:`fossilct.training.fit_model` returns it; the step of a row is its ``epoch``
+        (global, 1-based).
+    start : int, keyword-only
+        First row to write.
+    """
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata()
+    metadata.plugin_data.plugin_name = "scalars"
+    for run, series in tensorboard_series(history).items():
+        with writers[run].as_default():
+            for i in range(start, len(history["epoch"])):
+                for tag, key in series:
+                    tf.summary.write(tag, tf.constant(float(history[key][i])),
+                                     step=int(history["epoch"][i]), metadata=metadata)
+        writers[run].flush()
+
+
+def open_tensorboard_writers(log_dir: str | os.PathLike) -> dict[str, Any]:
+    """``tf.summary`` file writers of the ``train`` and ``validation`` runs under `log_dir`."""
+    import tensorflow as tf
+
+    return {run: tf.summary.create_file_writer(str(Path(log_dir) / run))
+            for run in ("train", "validation")}
+
+
 def write_tensorboard_logs(log_dir: str | os.PathLike, history: Mapping[str, Sequence]) -> Path:
     """Write the per-epoch history as TensorBoard scalars, replacing `log_dir` atomically.
 
@@ -63,24 +120,11 @@ def write_tensorboard_logs(log_dir: str | os.PathLike, history: Mapping[str, Seq
     ValueError
         If `history` is not a mapping of equally long lists with an ``epoch`` entry.
     """
-    import tensorflow as tf
-    from tensorflow.core.framework import summary_pb2
-
     _check_history(history)
-    metadata = summary_pb2.SummaryMetadata()
-    metadata.plugin_data.plugin_name = "scalars"
-    skip = {"epoch", "phase"}
     with atomic.atomic_dir(log_dir) as tmp:
-        for run, keys in (("train", [k for k in history if k not in skip
-                                     and not k.startswith("val_")]),
-                          ("validation", [k for k in history if k.startswith("val_")])):
-            writer = tf.summary.create_file_writer(str(tmp / run))
-            with writer.as_default():
-                for i, epoch in enumerate(history["epoch"]):
-                    for key in keys:
-                        name = key[4:] if run == "validation" else key
-                        tf.summary.write(f"epoch_{name}", tf.constant(float(history[key][i])),
-                                         step=int(epoch), metadata=metadata)
+        writers = open_tensorboard_writers(tmp)
+        write_tensorboard_rows(writers, history)
+        for writer in writers.values():
             writer.close()
     return Path(log_dir)
 
