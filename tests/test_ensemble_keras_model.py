@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import types
 
 import keras
 import numpy as np
@@ -165,14 +164,14 @@ def test_fitted_ensemble_model_reproduces_its_predictions_table(members, member_
     table = results[selection.chosen].predictions
     expected = table[table["split"] == "test"][[f"prob_{c}" for c in CLASSES]].to_numpy()
     np.testing.assert_allclose(model.predict(slices[8:], verbose=0), expected, atol=1e-5)
-    paths = save_ensemble_model(tmp_path / "ensemble", model, spec)
+    paths = save_ensemble_model(tmp_path / "ensemble", members, spec)
     assert sorted(paths) == ["class_names.json", "model.keras", "params.yaml"]
+    assert "image_size: 32" in paths["params.yaml"].read_text()
     loaded, class_names = load_training_outputs(tmp_path / "ensemble")
     assert class_names == list(CLASSES)
     np.testing.assert_allclose(loaded.predict(slices[8:], verbose=0), expected, atol=1e-5)
-    with pytest.raises(ValueError, match=r"has 3 outputs for 2 classes"):
-        save_ensemble_model(tmp_path / "other", model,
-                            types.SimpleNamespace(name="two", class_names=CLASSES[:2]))
+    with pytest.raises(ValueError, match=r"needs the models of \[.*'cnn_b'.*\]; got \['cnn_a'\]"):
+        save_ensemble_model(tmp_path / "other", {"cnn_a": members["cnn_a"]}, spec)
 
 
 def test_member_models_load_from_their_training_folders(members, member_probs, slices,

@@ -186,11 +186,13 @@ def load_member_models(model_dirs: Mapping[str, str | os.PathLike], spec: Ensemb
     return models
 
 
-def save_ensemble_model(model_dir: str | os.PathLike, model: keras.Model, spec: EnsembleSpec
-                        ) -> dict:
-    """Write the ensemble as a model folder like a trained architecture's (``model.keras``,
-    ``class_names.json``, ``params.yaml`` with the spec and its abstention threshold), so that
-    every reader of model folders (the dashboard, ``fossilct classify``) takes it as it is.
+def save_ensemble_model(model_dir: str | os.PathLike, member_models: Mapping[str, keras.Model],
+                        spec: EnsembleSpec) -> dict:
+    """Build the ensemble of `spec` from its members and write it as a model folder like a
+    trained architecture's (``model.keras``, ``class_names.json``, ``params.yaml`` with the spec,
+    its abstention threshold and ``image_size``, the largest input edge of the members it
+    uses), so that every reader of model folders (the dashboard, ``fossilct classify``) takes it
+    as it is.
 
     Returns
     -------
@@ -199,7 +201,7 @@ def save_ensemble_model(model_dir: str | os.PathLike, model: keras.Model, spec: 
     Raises
     ------
     ValueError
-        If the model's output width differs from the spec's classes.
+        As :func:`build_ensemble_model`.
     OSError
         If the archive does not read back complete.
     """
@@ -208,10 +210,10 @@ def save_ensemble_model(model_dir: str | os.PathLike, model: keras.Model, spec: 
     from pathlib import Path
 
     from fossilct import atomic
+    from fossilct.models import model_input_size
 
-    if int(model.output_shape[-1]) != len(spec.class_names):
-        raise ValueError(f"the ensemble model has {model.output_shape[-1]} outputs for "
-                         f"{len(spec.class_names)} classes of spec {spec.name!r}.")
+    model = build_ensemble_model(member_models, spec)
+    image_size = max(model_input_size(member_models[m]) for m in spec.used_members)
     model_dir = Path(model_dir)
     paths = {name: model_dir / name for name in ("model.keras", "class_names.json",
                                                  "params.yaml")}
@@ -219,6 +221,7 @@ def save_ensemble_model(model_dir: str | os.PathLike, model: keras.Model, spec: 
         model.save(tmp)
     atomic.write_json(paths["class_names.json"], list(spec.class_names))
     atomic.write_yaml(paths["params.yaml"], {"arch": "ensemble", "split_mode": "specimen",
+                                             "image_size": int(image_size),
                                              "ensemble": spec.to_dict()})
     with zipfile.ZipFile(paths["model.keras"]) as archive:
         if archive.testzip() is not None:
