@@ -21,7 +21,7 @@ import keras
 
 from fossilct.training.outputs import (open_tensorboard_writers, write_tensorboard_logs,
                                        write_tensorboard_rows)
-from fossilct.training.state import BackupStore
+from fossilct.training.state import committed_history
 
 __all__ = ["LiveTensorBoard"]
 
@@ -49,17 +49,16 @@ class LiveTensorBoard(keras.callbacks.Callback):
     def __init__(self, log_dir: str | os.PathLike, *, backup_dir: str | os.PathLike):
         super().__init__()
         self.log_dir = Path(log_dir)
-        self._store = BackupStore(backup_dir)
+        self.backup_dir = Path(backup_dir)
         self._writers: dict | None = None
         self._written: int | None = None  # history rows in the logs (None: not yet rewritten)
 
     def on_epoch_end(self, epoch, logs=None):
-        restored = self._store.load_state()
-        if restored is None:
-            raise ValueError(f"LiveTensorBoard: no training state in {self._store.folder}; give "
+        history = committed_history(self.backup_dir)
+        if history is None:
+            raise ValueError(f"LiveTensorBoard: no training state in {self.backup_dir}; give "
                              "it the same `backup_dir` as fit_model (fit_model commits the "
                              "history there after every epoch, before this callback runs).")
-        history = restored[0].history
         if self._written is None:
             write_tensorboard_logs(self.log_dir, history)
         else:

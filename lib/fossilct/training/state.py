@@ -40,7 +40,8 @@ import tensorflow as tf
 from fossilct import atomic
 from fossilct.training.fingerprint import fingerprint_changes
 
-__all__ = ["TrainingState", "WeightAverage", "EpochTracker", "BackupStore", "random_states"]
+__all__ = ["TrainingState", "WeightAverage", "EpochTracker", "BackupStore", "random_states",
+           "committed_history"]
 
 
 @dataclass
@@ -178,6 +179,16 @@ def random_states(model: keras.Model) -> list:
     """
     weights = {id(v) for v in model.weights}
     return [v for v in model.variables if id(v) not in weights]
+
+
+def committed_history(folder: str | os.PathLike) -> dict | None:
+    """The history a training committed to its backup `folder` (``state.json``), read only, or
+    None when there is none; for observers such as live logs (resuming goes through
+    :meth:`BackupStore.load_state`, which also checks the fingerprint)."""
+    path = Path(folder) / "state.json"
+    if not path.is_file():
+        return None
+    return dict(json.loads(path.read_text())["history"])
 
 
 class BackupStore:
