@@ -6,7 +6,8 @@ correlates well with many sections), so the volumes are ranked in steps of growi
 1. Coarse: the query is compared with every volume's index
    (:func:`fossilct.matching.search.coarse_candidates`), and each volume is ranked by the
    full-resolution fit (:func:`fossilct.matching.refine.pose_scores`) of its ``N_PRERANK``
-   best coarse candidates (its *prerank fit*).
+   best coarse candidates per guessed whole section (one guess, the query itself, unless it
+   is a partial view: :func:`fossilct.matching.search.section_guesses`), its *prerank fit*.
 2. Screen: the candidates of the ``n_screen_volumes`` best volumes are screened by a quick
    refinement (:func:`fossilct.matching.search.screen_candidates`), and those volumes are
    re-ranked by their best screened fit.
@@ -46,7 +47,7 @@ __all__ = ["N_PRERANK", "PRERANK_RISE", "SCREEN_RISE", "VolumeCandidates", "Libr
            "check_searchable", "search_library"]
 
 N_PRERANK = 3
-"""Best coarse candidates per volume whose fit at full resolution ranks the volumes."""
+"""Best coarse candidates per volume and guess whose fit at full resolution ranks the volumes."""
 PRERANK_RISE = 0.05
 """Rise of a volume's fit from prerank to refined that keeps it in contention (a trade-off)."""
 SCREEN_RISE = 0.08
@@ -141,6 +142,7 @@ def search_library(query: Query, volumes: Sequence[LibraryVolume], *,
         If `effort` is not a SearchEffort.
     """
     effort = resolve_effort(effort)
+    n_prerank = N_PRERANK * len(search.section_guesses(query))
     coarse, skipped = [], []
     for position, target in enumerate(volumes):
         try:
@@ -148,7 +150,7 @@ def search_library(query: Query, volumes: Sequence[LibraryVolume], *,
             found = search.coarse_candidates(
                 query, target.index, n_candidates=max(effort.n_candidates, effort.n_screen))
             fit = float(pose_scores(query, target.refine_target,
-                                    [c.pose for c in found[:N_PRERANK]]).max())
+                                    [c.pose for c in found[:n_prerank]]).max())
             coarse.append((fit, position, target, found))
         except (MatchingError, TypeError) as error:
             skipped.append(_skip(target, error))

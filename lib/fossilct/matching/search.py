@@ -21,6 +21,13 @@ Refinement
     degree even from a candidate 15 degrees off, and the candidates are re-ranked by that
     correlation.
 
+Partial views
+    A query whose silhouette touches the image border shows only part of its section, so its
+    centroid and size are not the section's. Besides itself, the coarse stage then tries a few
+    guessed whole sections (:func:`section_guesses`: the hidden part beyond the border, for
+    several visible shares), each compared on the visible samples only (masked signatures), and
+    every candidate places the query's own centroid where its guess puts it.
+
 The counts ``n_candidates``, ``n_screen`` and ``n_refine`` are those of
 :class:`~fossilct.matching.effort.SearchEffort`; the stage functions take them explicitly,
 :func:`search_index` from an effort (None: the library default).
