@@ -1,4 +1,4 @@
-"""Benchmark of the slice dataset builder (issue 3, section 7).
+"""Benchmark of the slice dataset builder.
 
 On synthetic 256^3 volumes at image_size 224, in one run, prints:
 

@@ -1,5 +1,5 @@
 """Training throughput of the real input pipeline against in-memory tensors, inference speed, and
-peak training memory for two dataset sizes (issue 4, section 6).
+peak training memory for two dataset sizes.
 
 For each quick architecture at the quick image size:
 

@@ -70,3 +70,36 @@ def test_save_figure_is_byte_reproducible(tmp_path):
     plt.close(fig)
     assert first[:8] == b"\x89PNG\r\n\x1a\n"
     assert first == second
+
+
+def test_leftovers_of_a_killed_writer_are_removed_by_the_next_write(tmp_path):
+    target = tmp_path / "table.csv"
+    stale_file = tmp_path / ".table.csv.abc123.tmp.csv"
+    stale_dir = tmp_path / ".images.xyz.tmp"
+    stale_old = tmp_path / ".images.q.old"
+    other = tmp_path / ".other.csv.abc.tmp.csv"
+    for path in (stale_file, other):
+        path.write_text("half")
+    for folder in (stale_dir, stale_old):
+        folder.mkdir()
+        (folder / "a.png").write_bytes(b"x")
+    atomic.write_text(target, "complete")
+    assert not stale_file.exists() and other.exists()  # only this destination's leftovers
+    with atomic.atomic_dir(tmp_path / "images") as folder:
+        (folder / "b.png").write_bytes(b"y")
+    assert not stale_dir.exists() and not stale_old.exists()
+
+
+def test_finished_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        path = atomic.write_text(tmp_path / "a.txt", "x")
+        with atomic.atomic_dir(tmp_path / "d") as folder:
+            (folder / "f").write_text("y")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755

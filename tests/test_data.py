@@ -1,10 +1,11 @@
-"""fossilct.data: manifest reading, split checks, pipeline shapes/labels/determinism, caching."""
+"""fossilct.data: split checks, pipeline shapes/labels/determinism, caching."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from fossilct import data
+from fossilct.manifest import class_names_of, read_manifest
 from fossilct.augment import Augmentation
 from slice_fixtures import write_manifest
 
@@ -16,17 +17,7 @@ def manifest_csv(tmp_path_factory):
 
 @pytest.fixture
 def manifest(manifest_csv):
-    return data.read_manifest(manifest_csv)
-
-
-def test_read_manifest_resolves_paths_against_its_folder(manifest_csv, manifest):
-    assert manifest["path"].map(lambda p: p.startswith(str(manifest_csv.parent))).all()
-    assert data.class_names_from_manifest(manifest) == ["cross", "disk", "square"]
-
-
-def test_missing_manifest(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"No manifest at .*nowhere.csv"):
-        data.read_manifest(tmp_path / "nowhere.csv")
+    return read_manifest(manifest_csv, absolute_paths=True)
 
 
 def test_dataset_shapes_dtypes_and_label_order(manifest):
@@ -46,7 +37,7 @@ def test_images_are_resized_with_black_padding(tmp_path):
     import cv2
 
     csv = write_manifest(tmp_path, size=32)
-    manifest = data.read_manifest(csv)
+    manifest = read_manifest(csv, absolute_paths=True)
     first = manifest.index[manifest["split"] == "test"][0]
     cv2.imwrite(manifest.loc[first, "path"], np.full((20, 40), 255, np.uint8))  # wide slice
     images, _ = data.load_split_arrays(manifest, split="test", class_names=["disk", "square"],
@@ -57,7 +48,7 @@ def test_images_are_resized_with_black_padding(tmp_path):
 
 
 def test_training_dataset_is_deterministic_for_a_seed(manifest):
-    names = data.class_names_from_manifest(manifest)
+    names = class_names_of(manifest)
 
     def first_epoch(seed):
         ds = data.make_dataset(manifest, split="train", class_names=names, image_size=24,
@@ -73,7 +64,7 @@ def test_training_dataset_is_deterministic_for_a_seed(manifest):
 
 
 def test_training_reshuffles_every_epoch_evaluation_keeps_order(manifest):
-    names = data.class_names_from_manifest(manifest)
+    names = class_names_of(manifest)
     train = data.make_dataset(manifest, split="train", class_names=names, image_size=24,
                               batch_size=72)
     first, second = (next(iter(train))[1].numpy() for _ in range(2))
@@ -84,7 +75,7 @@ def test_training_reshuffles_every_epoch_evaluation_keeps_order(manifest):
 
 
 def test_disk_cache_is_written_under_cache_dir(manifest, tmp_path):
-    names = data.class_names_from_manifest(manifest)
+    names = class_names_of(manifest)
     ds = data.make_dataset(manifest, split="val", class_names=names, image_size=24,
                            cache="disk", cache_dir=tmp_path / "cache")
     first = [x.numpy() for x, _ in ds]
@@ -173,4 +164,4 @@ def test_bad_sizes(manifest):
 
 def test_too_few_species():
     with pytest.raises(ValueError, match=r"holds 1 species \(\['a'\]\); classification needs"):
-        data.class_names_from_manifest(pd.DataFrame({"species": ["a", "a"]}))
+        class_names_of(pd.DataFrame({"species": ["a", "a"]}))

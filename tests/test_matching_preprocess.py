@@ -136,3 +136,14 @@ def test_a_section_cut_by_the_image_border_is_a_partial_view(ct_slice):
     assert not whole.partial
     cut = prepare_query(ct_slice[:, 30:])  # the border cuts the fossil's left end
     assert cut.partial and cut.radius < whole.radius
+
+
+def test_read_query_image_refuses_a_huge_image_or_a_stack_before_decoding(tmp_path):
+    with tifffile.TiffWriter(tmp_path / "huge.tif") as writer:
+        writer.write(shape=(20000, 20000), dtype=np.uint8)  # a header, no pixel data
+    with pytest.raises(MatchingError, match=r"Query image: .*huge.tif' has 20000 x 20000 = 400.0 "
+                                            r"megapixels, more than the 40 megapixels read"):
+        read_query_image(tmp_path / "huge.tif")
+    tifffile.imwrite(tmp_path / "stack.tif", np.zeros((6, 20, 20), np.uint8))
+    with pytest.raises(MatchingError, match=r"TIFF with 6 pages .*not a stack"):
+        read_query_image(tmp_path / "stack.tif")

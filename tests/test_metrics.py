@@ -115,6 +115,30 @@ def test_interval_contains_the_estimate_and_same_seed_repeats():
         assert a[key]["ci95"] == b[key]["ci95"]
 
 
+def test_replicates_are_the_intervals_and_pair_models_by_seed():
+    y, probs, specimens = _predictions(seed=4)
+    kwargs = dict(specimen_ids=specimens, class_names=NAMES, n_bootstrap=120, rng=11)
+    result = metrics.evaluate_predictions(y, probs, **kwargs)
+    reps = metrics.bootstrap_replicates(y, probs, **kwargs)
+    for key in metrics.METRIC_KEYS:
+        assert reps[key].shape == (120,)
+        np.testing.assert_allclose(np.nanpercentile(reps[key], [2.5, 97.5]),
+                                   result[key]["ci95"], err_msg=key)
+    # another model on the same slices, same seed: the same specimens are drawn, so the
+    # replicates of a model that is right exactly where this one is are identical
+    other = np.roll(probs, 1, axis=1)
+    other[np.arange(len(y)), probs.argmax(axis=1)] += 10.0
+    other /= other.sum(axis=1, keepdims=True)
+    np.testing.assert_array_equal(
+        metrics.bootstrap_replicates(y, other, **kwargs)["accuracy"], reps["accuracy"])
+
+
+def test_replicates_need_one_draw():
+    with pytest.raises(ValueError, match=r"`n_bootstrap` must be an int >= 1; got 0"):
+        metrics.bootstrap_replicates([0, 1], np.eye(2), specimen_ids=["a", "b"],
+                                     class_names=["x", "y"], n_bootstrap=0)
+
+
 def test_class_absent_from_the_test_set_is_skipped_by_the_auc():
     y, probs, specimens = _predictions(seed=2)
     keep = y != 4

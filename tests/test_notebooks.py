@@ -1,6 +1,7 @@
 """Notebooks are thin, clean narratives whose parameters every profile fills exactly."""
 
 import ast
+import os
 from pathlib import Path
 
 import nbformat
@@ -14,7 +15,10 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 STEPS = pipeline.load_pipeline(ROOT / "parameters" / "pipeline.yaml", root=ROOT)
 PROFILES = ("smoke", "quick", "paper")
 FORBIDDEN = {ast.FunctionDef: "def", ast.AsyncFunctionDef: "def", ast.ClassDef: "class",
-             ast.Try: "try", ast.For: "for loop", ast.While: "while loop", ast.Lambda: "lambda"}
+             ast.Try: "try", ast.For: "for loop", ast.While: "while loop", ast.Lambda: "lambda",
+             ast.If: "if statement", ast.IfExp: "conditional expression",
+             ast.ListComp: "comprehension", ast.SetComp: "comprehension",
+             ast.DictComp: "comprehension", ast.GeneratorExp: "comprehension"}
 
 
 def _code_cells(nb):
@@ -32,8 +36,9 @@ def test_notebook_is_stripped_and_has_one_parameters_cell(path):
     assert not [c for c in cells if c.outputs or c.execution_count], "commit without outputs"
     assert sum(map(_is_parameters, cells)) == 1
     declared = papermill.inspect_notebook(str(path))
-    undocumented = [name for name, p in declared.items() if not p["help"]
-                    and not name.endswith(("_csv", "_png", "_json", "_dir", "_md"))]
+    paths = {p for step in STEPS if step.notebook.resolve() == path.resolve()
+             for p in step.path_parameters} | {"run_dir"}
+    undocumented = [name for name, p in declared.items() if not p["help"] and name not in paths]
     assert not undocumented, f"parameters without a comment: {undocumented}"
     assert all(p["inferred_type_name"] != "None" for p in declared.values()), "annotate types"
 
@@ -68,6 +73,35 @@ def test_notebook_code_has_no_logic_or_magic_numbers(path):
 def test_every_notebook_is_a_pipeline_step():
     assert {s.notebook.resolve() for s in STEPS} == {p.resolve() for p in NOTEBOOKS
                                                       if p.stem != "09_dashboard"}
+
+
+def _as_default(value, name, step):
+    """A resolved smoke parameter as the notebook's default spells it: paths relative to the
+    notebooks folder (where JupyterLab runs a notebook opened by hand)."""
+    if name in step.path_parameters:
+        if isinstance(value, dict):
+            return {k: os.path.relpath(v, ROOT / "notebooks") for k, v in value.items()}
+        return os.path.relpath(value, ROOT / "notebooks")
+    return value
+
+
+def test_notebook_defaults_are_the_smoke_profile():
+    """Opened by hand, a notebook runs the smoke profile's first architecture in outputs/smoke."""
+    profile = pipeline.load_profile(ROOT / "parameters", "smoke")
+    tasks = pipeline.resolve_tasks(STEPS, profile, parameters_dir=ROOT / "parameters",
+                                   run_dir=ROOT / "outputs" / "smoke")
+    first = {}
+    for task in tasks:
+        first.setdefault(task.step, task)
+    steps = {s.name: s for s in STEPS}
+    drifted = {}
+    for name, task in first.items():
+        declared = papermill.inspect_notebook(str(task.notebook))
+        for key, value in task.parameters.items():
+            default = ast.literal_eval(declared[key]["default"])
+            if default != _as_default(value, key, steps[name]):
+                drifted[f"{name}.{key}"] = (default, value)
+    assert not drifted, f"notebook defaults differ from smoke.yaml: {drifted}"
 
 
 @pytest.mark.parametrize("profile", PROFILES)

@@ -1,6 +1,8 @@
-"""Planning of the notebook pipeline: parameter resolution, checks, staleness and selection."""
+"""Planning of the notebook pipeline: the declared layout, parameter resolution, checks,
+freshness (stamps of inputs and outputs) and selection."""
 
 import json
+import shutil
 
 import nbformat
 import pytest
@@ -14,78 +16,136 @@ def _notebook(path, parameters_source):
     nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
     cell = nbformat.v4.new_code_cell(parameters_source)
     cell.metadata["tags"] = ["parameters"]
-    nb.cells = [cell, nbformat.v4.new_code_cell("print(run_dir)")]
+    nb.cells = [cell, nbformat.v4.new_code_cell("print(seed)")]
     nbformat.write(nb, path)
     return path
 
 
+LAYOUT = {
+    "01_make": {"notebook": "notebooks/01_make.ipynb", "context": ["use_synthetic"],
+                "reads": {"data_dir": "data"}, "writes": {"out_dir": "made"}},
+    "02_train": {"notebook": "notebooks/02_train.ipynb", "per_architecture": True,
+                 "leakage_twin": True, "reads": {"made_dir": "01_make.out_dir"},
+                 "writes": {"model_dir": "models/{model}"}, "scratch": {"cache_dir": "cache/{model}"}},
+    "03_gather": {"notebook": "notebooks/03_gather.ipynb",
+                  "reads": {"model_dirs": "02_train.model_dir",
+                            "twin_dirs": "02_train.model_dir[slice_level]"},
+                  "writes": {"summary_dir": "summary"}},
+}
+
+
 @pytest.fixture
 def project(tmp_path):
-    """A two-step pipeline (one step per architecture) with a profile and one architecture."""
+    """Three steps (one per architecture, with a leakage twin), a profile, two architectures."""
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "parameters" / "architectures").mkdir(parents=True)
     _notebook(tmp_path / "notebooks" / "01_make.ipynb",
-              'run_dir: str = "x"\nseed: int = 0\nsize: int = 3\nout_csv: str = "a.csv"\n'
-              'use_synthetic: bool = True')
+              'seed: int = 0\nuse_synthetic: bool = True\ndata_dir: str = "d"\n'
+              'out_dir: str = "o"\nsize: int = 3')
     _notebook(tmp_path / "notebooks" / "02_train.ipynb",
-              'run_dir: str = "x"\nseed: int = 0\narch: str = "a"\nin_csv: str = "a.csv"\n'
-              'model_dir: str = "m"\nimage_size: int = 8\nepochs: int = 1')
-    (tmp_path / "parameters" / "pipeline.yaml").write_text(yaml.safe_dump({
-        "01_make": {"notebook": "notebooks/01_make.ipynb", "outputs": ["out_csv"]},
-        "02_train": {"notebook": "notebooks/02_train.ipynb", "inputs": ["in_csv"],
-                     "outputs": ["model_dir"], "per_architecture": True},
-    }))
-    (tmp_path / "parameters" / "architectures" / "tiny.yaml").write_text(
-        yaml.safe_dump({"02_train": {"image_size": 32, "epochs": 5}}))
-    (tmp_path / "parameters" / "architectures" / "small.yaml").write_text(
-        yaml.safe_dump({"02_train": {"image_size": 64, "epochs": 5}}))
+              'seed: int = 0\narch: str = "a"\nsplit_mode: str = "specimen"\nmade_dir: str = "m"\n'
+              'model_dir: str = "m"\ncache_dir: str = "c"\nimage_size: int = 8\nepochs: int = 1')
+    _notebook(tmp_path / "notebooks" / "03_gather.ipynb",
+              'seed: int = 0\nmodel_dirs: dict = {}\ntwin_dirs: dict = {}\nsummary_dir: str = "s"')
+    (tmp_path / "parameters" / "pipeline.yaml").write_text(yaml.safe_dump(LAYOUT))
+    for name, size in (("tiny", 32), ("small", 64)):
+        (tmp_path / "parameters" / "architectures" / f"{name}.yaml").write_text(
+            yaml.safe_dump({"02_train": {"image_size": size, "epochs": 5}}))
     profile = {
-        "run_name": "t", "seed": 7,
+        "run_name": "t", "seed": 7, "leakage_architecture": "tiny",
         "architectures": {"tiny": {}, "small": {"02_train": {"epochs": 2}}},
-        "01_make": {"size": 3, "out_csv": "{run_dir}/a.csv", "use_synthetic": "{use_synthetic}"},
-        "02_train": {"in_csv": "{run_dir}/a.csv", "model_dir": "{run_dir}/models/{arch}",
-                     "image_size": 16},
+        "01_make": {"size": 3}, "02_train": {"image_size": 16}, "03_gather": {},
     }
     (tmp_path / "parameters" / "t.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
     return tmp_path
 
 
-def _tasks(project, **kwargs):
+def _tasks(project, run_dir=None, **kwargs):
     steps = pipeline.load_pipeline(project / "parameters" / "pipeline.yaml", root=project)
     profile = pipeline.load_profile(project / "parameters", "t")
     return pipeline.resolve_tasks(steps, profile, parameters_dir=project / "parameters",
-                                  run_dir=project / "out", **kwargs)
+                                  run_dir=run_dir or project / "out", **kwargs)
 
 
-def test_resolve_fills_templates_and_merges_architecture_layers(project):
+def _write_products(tasks):
+    for task in tasks:
+        for folder in task.outputs:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "result.txt").write_text(task.key)
+
+
+def test_paths_come_from_the_layout_and_architecture_layers_merge(project):
     tasks = _tasks(project)
-    assert [t.key for t in tasks] == ["01_make", "02_train__tiny", "02_train__small"]
-    make, tiny, small = tasks
-    run_dir = str((project / "out").resolve())
-    assert make.parameters == {"run_dir": run_dir, "seed": 7, "size": 3,
-                               "out_csv": f"{run_dir}/a.csv", "use_synthetic": True}
+    assert [t.key for t in tasks] == ["01_make", "02_train__tiny", "02_train__small",
+                                      "02_train__tiny__slice_level", "03_gather"]
+    make, tiny, small, twin, gather = tasks
+    run = (project / "out").resolve()
+    assert make.parameters == {"seed": 7, "use_synthetic": True, "size": 3,
+                               "out_dir": f"{run}/made", "data_dir": f"{run}/synthetic"}
     # architecture YAML < profile block < profile's per-architecture override
     assert tiny.parameters["image_size"] == 16 and tiny.parameters["epochs"] == 5
     assert small.parameters["epochs"] == 2
-    assert small.parameters["model_dir"] == f"{run_dir}/models/small"
-    assert small.parameters["arch"] == "small"
-    assert tiny.inputs == ((project / "out").resolve() / "a.csv",)
+    assert small.parameters["model_dir"] == f"{run}/models/small"
+    assert small.parameters["cache_dir"] == f"{run}/cache/small"
+    assert (tiny.parameters["split_mode"], twin.parameters["split_mode"]) == ("specimen",
+                                                                            "slice_level")
+    assert twin.parameters["arch"] == "tiny" and twin.model == "tiny__slice_level"
+    assert twin.parameters["model_dir"] == f"{run}/models/tiny__slice_level"
+    assert tiny.inputs == (run / "made",) and tiny.outputs == (run / "models/tiny",)
+    assert gather.parameters["model_dirs"] == {"tiny": f"{run}/models/tiny",
+                                               "small": f"{run}/models/small"}
+    assert gather.parameters["twin_dirs"] == {"tiny": f"{run}/models/tiny__slice_level"}
+    assert set(gather.inputs) == {run / "models/tiny", run / "models/small",
+                                  run / "models/tiny__slice_level"}
 
 
-def test_data_dir_switches_off_synthetic(project, tmp_path):
+def test_data_dir_switches_off_synthetic_and_no_twin_without_leakage(project, tmp_path):
     tasks = _tasks(project, data_dir=tmp_path)
     assert tasks[0].parameters["use_synthetic"] is False
-
-
-def test_unknown_architecture_and_template_are_named(project):
-    with pytest.raises(pipeline.PipelineError, match=r"--arch huge: not in this profile"):
-        _tasks(project, architectures=["huge"])
+    assert tasks[0].parameters["data_dir"] == str(tmp_path.resolve())
     profile = pipeline.load_profile(project / "parameters", "t")
-    profile["01_make"]["out_csv"] = "{rundir}/a.csv"
+    profile["leakage_architecture"] = None
     steps = pipeline.load_pipeline(project / "parameters" / "pipeline.yaml", root=project)
-    with pytest.raises(pipeline.PipelineError, match=r"unknown template \{rundir\}"):
+    tasks = pipeline.resolve_tasks(steps, profile, parameters_dir=project / "parameters",
+                                   run_dir=project / "out")
+    assert [t.key for t in tasks] == ["01_make", "02_train__tiny", "02_train__small", "03_gather"]
+    assert tasks[-1].parameters["twin_dirs"] == {}
+
+
+def test_a_profile_may_not_give_paths(project):
+    profile = pipeline.load_profile(project / "parameters", "t")
+    profile["02_train"]["model_dir"] = "/somewhere"
+    steps = pipeline.load_pipeline(project / "parameters" / "pipeline.yaml", root=project)
+    with pytest.raises(pipeline.PipelineError, match=r"gives \['model_dir'\] in its 02_train "
+                                                     r"block; paths are declared once"):
         pipeline.resolve_tasks(steps, profile, parameters_dir=project / "parameters",
                                run_dir=project / "out")
+
+
+@pytest.mark.parametrize("reads, match", [
+    ({"x": "09_later.out"}, r"'09_later' is not an earlier step"),
+    ({"x": "01_make.nothing"}, r"step '01_make' writes only \['out_dir'\]"),
+    ({"x": "01_make/out_dir"}, r"is not `data` or `<step>.<parameter>`"),
+    ({"x": "01_make.out_dir[slice_level]"}, r"only \[slice_level\] of a step with leakage_twin"),
+])
+def test_bad_references_are_named(project, reads, match):
+    layout = {**LAYOUT, "04_bad": {"notebook": "notebooks/x.ipynb", "reads": reads}}
+    path = project / "parameters" / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(layout, sort_keys=False))
+    with pytest.raises(pipeline.PipelineError, match=match):
+        pipeline.load_pipeline(path, root=project)
+
+
+def test_unknown_step_keys_and_leakage_architecture(project):
+    path = project / "parameters" / "pipeline.yaml"
+    path.write_text(yaml.safe_dump({"01_make": {**LAYOUT["01_make"], "output": ["x"]}}))
+    with pytest.raises(pipeline.PipelineError, match=r"unknown keys \['output'\]"):
+        pipeline.load_pipeline(path, root=project)
+    profile_path = project / "parameters" / "t.yaml"
+    profile = yaml.safe_load(profile_path.read_text())
+    profile_path.write_text(yaml.safe_dump({**profile, "leakage_architecture": "huge"}))
+    with pytest.raises(pipeline.PipelineError, match=r"leakage_architecture 'huge' is not one of"):
+        pipeline.load_profile(project / "parameters", "t")
 
 
 def test_missing_profile_and_step_block(project):
@@ -108,71 +168,92 @@ def test_check_parameters_names_missing_unknown_and_mistyped(project):
     pipeline.check_notebook_parameters(make, declared)
     broken = pipeline.Task(step=make.step, notebook=make.notebook,
                            parameters={**make.parameters, "colour": "red", "size": "3"})
-    del broken.parameters["out_csv"]
+    del broken.parameters["out_dir"]
     with pytest.raises(pipeline.PipelineError) as info:
         pipeline.check_notebook_parameters(broken, declared)
     message = str(info.value)
     assert "01_make.ipynb" in message
-    assert "missing ['out_csv']" in message
+    assert "missing ['out_dir']" in message
     assert "unknown ['colour']" in message
     assert "size='3' is str, the notebook expects int" in message
 
 
-def test_select_by_number_name_suffix_and_from(project):
+def test_select_by_number_name_suffix_from_and_architecture(project):
     tasks = _tasks(project)
     assert [t.key for t in pipeline.select_tasks(tasks, only=["01"])] == ["01_make"]
     assert [t.key for t in pipeline.select_tasks(tasks, only=["train"])] == [
-        "02_train__tiny", "02_train__small"]
-    assert [t.step for t in pipeline.select_tasks(tasks, from_step="02_train")] == [
-        "02_train", "02_train"]
+        "02_train__tiny", "02_train__small", "02_train__tiny__slice_level"]
+    assert [t.key for t in pipeline.select_tasks(tasks, from_step="02_train",
+                                                 architectures=["small"])] == [
+        "02_train__small", "03_gather"]
     with pytest.raises(pipeline.PipelineError, match=r"step '9' matches no step"):
         pipeline.select_tasks(tasks, only=["9"])
+    with pytest.raises(pipeline.PipelineError, match=r"--arch huge: not in this profile"):
+        pipeline.select_tasks(tasks, architectures=["huge"])
 
 
-def test_plan_skips_stamped_tasks_until_something_changes(project):
+def test_a_stamped_task_is_up_to_date_until_what_it_reads_or_wrote_changes(project):
     tasks = _tasks(project)
-    stamps = project / "out" / ".stamps"
-    decisions = pipeline.plan(tasks, tasks, stamp_dir=stamps)
-    assert [d for _, d in decisions] == ["run", "run", "run"]
-
-    out_csv = tasks[0].outputs[0]
-    out_csv.parent.mkdir(parents=True)
-    out_csv.write_text("a\n1\n")
+    run = project / "out"
+    assert [d for _, d in pipeline.plan(tasks, tasks, run_dir=run)] == ["run"] * 5
+    _write_products(tasks)
     for task in tasks:
-        pipeline.write_stamp(stamps, task)
-    assert [d for _, d in pipeline.plan(tasks, tasks, stamp_dir=stamps)] == ["up to date"] * 3
-    assert [d for _, d in pipeline.plan(tasks, tasks, stamp_dir=stamps, force=True)] == ["run"] * 3
+        pipeline.write_stamp(run, task)
+    assert [d for _, d in pipeline.plan(tasks, tasks, run_dir=run)] == ["up to date"] * 5
+    assert [d for _, d in pipeline.plan(tasks, tasks, run_dir=run, force=True)] == ["run"] * 5
 
-    # a changed input re-runs its readers only; a deleted output re-runs its writer
-    out_csv.write_text("a\n2\n")
-    assert [d for _, d in pipeline.plan(tasks, tasks, stamp_dir=stamps)] == [
-        "up to date", "run", "run"]
-    out_csv.unlink()
-    assert [d for _, d in pipeline.plan(tasks, tasks, stamp_dir=stamps)] == ["run"] * 3
+    # an output truncated by hand re-runs its writer (and, through the plan, its readers)
+    (run / "models" / "small" / "result.txt").write_text("")
+    assert [d for _, d in pipeline.plan(tasks, tasks, run_dir=run)] == [
+        "up to date", "up to date", "run", "up to date", "run"]
+    (run / "models" / "small" / "result.txt").write_text("02_train__small")
+    # a deleted output too
+    shutil.rmtree(run / "models" / "tiny__slice_level")
+    assert [d for _, d in pipeline.plan(tasks, tasks, run_dir=run)][-2:] == ["run", "run"]
 
 
-def test_plan_reruns_downstream_of_a_running_step(project):
+def test_a_task_whose_input_an_earlier_task_just_rewrote_runs(project):
     tasks = _tasks(project)
-    stamps = project / "out" / ".stamps"
+    run = project / "out"
+    _write_products(tasks)
     for task in tasks:
-        pipeline.write_stamp(stamps, task)
+        pipeline.write_stamp(run, task)
+    make, tiny = tasks[0], tasks[1]
+    # 01 re-ran in this invocation and wrote the same bytes: its readers still run
+    assert pipeline.decide(tiny, run, ran=[make]) == "run"
+    assert pipeline.decide(tasks[2], run, ran=[tiny]) == "up to date"
+    # 01 re-ran and wrote something else: judged from disk, without being told
+    (run / "made" / "result.txt").write_text("new")
+    assert pipeline.decide(tiny, run) == "run"
+
+
+def test_only_selected_tasks_run_and_a_parameter_change_makes_a_task_stale(project):
+    tasks = _tasks(project)
+    run = project / "out"
+    _write_products(tasks)
+    for task in tasks:
+        pipeline.write_stamp(run, task)
     notebook = tasks[0].notebook
-    notebook.write_text(notebook.read_text().replace("print(run_dir)", "print(seed)"))
-    decisions = pipeline.plan(tasks, tasks, stamp_dir=stamps)
-    assert [d for _, d in decisions] == ["run", "run", "run"]
-    only_train = pipeline.select_tasks(tasks, only=["02"])
-    decisions = pipeline.plan(tasks, only_train, stamp_dir=stamps)
-    assert [d for _, d in decisions] == ["not selected", "up to date", "up to date"]
+    notebook.write_text(notebook.read_text().replace("print(seed)", "print(size)"))
+    decisions = pipeline.plan(tasks, pipeline.select_tasks(tasks, only=["02"]), run_dir=run)
+    assert [d for _, d in decisions] == ["not selected", "up to date", "up to date",
+                                         "up to date", "not selected"]
+    changed = pipeline.Task(step=tasks[1].step, notebook=tasks[1].notebook,
+                            parameters={**tasks[1].parameters, "epochs": 9},
+                            inputs=tasks[1].inputs, outputs=tasks[1].outputs, arch="tiny")
+    assert pipeline.decide(changed, run) == "run"
 
 
-def test_parameter_change_makes_a_task_stale(project):
+def test_a_moved_run_folder_stays_up_to_date(project, tmp_path):
     tasks = _tasks(project)
-    stamps = project / "out" / ".stamps"
-    pipeline.write_stamp(stamps, tasks[0])
-    changed = pipeline.Task(step=tasks[0].step, notebook=tasks[0].notebook,
-                            parameters={**tasks[0].parameters, "size": 4},
-                            outputs=tasks[0].outputs)
-    assert pipeline.plan([changed], [changed], stamp_dir=stamps)[0][1] == "run"
+    _write_products(tasks)
+    for task in tasks:
+        pipeline.write_stamp(project / "out", task)
+    moved = tmp_path / "elsewhere" / "out"
+    moved.parent.mkdir()
+    shutil.move(project / "out", moved)
+    again = _tasks(project, run_dir=moved)
+    assert [pipeline.decide(t, moved) for t in again] == ["up to date"] * 5
 
 
 def test_hash_path_folder_and_cache(tmp_path):
@@ -188,9 +269,22 @@ def test_hash_path_folder_and_cache(tmp_path):
     assert pipeline.hash_path(tmp_path / "none") == "missing"
 
 
-def test_stamp_records_hashes(project):
-    task = _tasks(project)[0]
-    path = pipeline.write_stamp(project / "st", task)
+def test_stamp_records_relative_paths_and_output_hashes(project):
+    task = _tasks(project)[1]
+    _write_products([task])
+    path = pipeline.write_stamp(project / "out", task)
     stamp = json.loads(path.read_text())
     assert set(stamp) == {"notebook", "parameters", "inputs", "outputs"}
-    assert stamp["outputs"] == {str(task.outputs[0]): False}
+    assert list(stamp["inputs"]) == ["{run_dir}/made"]
+    assert stamp["outputs"]["{run_dir}/models/tiny"] == pipeline.hash_path(task.outputs[0])
+
+
+def test_layout_record_describes_the_run(project):
+    tasks = _tasks(project)
+    profile = pipeline.load_profile(project / "parameters", "t")
+    record = pipeline.layout_record(tasks, run_dir=project / "out", profile=profile,
+                                    profile_name="t", data_dir=project / "out" / "synthetic")
+    assert record["data_dir"] == "{run_dir}/synthetic"
+    assert record["tasks"]["02_train__tiny__slice_level"] == {
+        "step": "02_train", "arch": "tiny", "variant": "slice_level",
+        "outputs": ["{run_dir}/models/tiny__slice_level"]}

@@ -58,7 +58,7 @@ def test_evaluation_figures_skip_roc_without_curves():
     probs = np.array([[0.9, 0.1], [0.4, 0.6]])
     table = pd.DataFrame({"slice_id": ["s1", "s2"], "specimen_id": ["a", "b"],
                           "species": ["x", "x"], "prob_x": probs[:, 0], "prob_y": probs[:, 1]})
-    summary = evaluation.summarize_predictions(table, class_names=["x", "y"], n_bootstrap=10)
+    summary = evaluation.summarise_predictions(table, class_names=["x", "y"], n_bootstrap=10)
     assert sorted(evaluation_plots.evaluation_figures(summary)) == [
         "confusion_matrix", "per_species", "reliability"]
     assert y.size == 2

@@ -231,3 +231,67 @@ def test_dice_against_generated_truth_all_species():
     from fossilct import synthetic
     scores = _dice_on_generated(synthetic.SPECIES, 128, min_truth_fraction=0.1)
     assert scores.mean() >= 0.95
+
+
+# --- flat margins and backgrounds ----------------------------------------------------------------
+
+def _ring_fossil(background=30):
+    """A well-exposed fossil on a flat background: a bright wall (220) around a darker infill
+    (90), 200 x 200 px."""
+    rows, cols = np.mgrid[0:200, 0:200]
+    radius = np.hypot(rows - 100, cols - 100)
+    return np.where(radius <= 45, 90, np.where(radius < 60, 220, background)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("margin", [None, 30, 0, 128, 255])
+def test_a_fossil_on_a_flat_background_with_any_flat_margin_is_segmented(margin):
+    image = _ring_fossil()
+    truth = np.hypot(*(np.mgrid[0:200, 0:200] - 100)) < 60
+    if margin is not None:
+        image, truth = np.pad(image, 20, constant_values=margin), np.pad(truth, 20)
+    result = seg.segment_slice(seg.prepare_external_image(image), blur_sigma=0.5)
+    dice = 2 * (result.mask & truth).sum() / (result.mask.sum() + truth.sum())
+    assert dice > 0.98  # wall and filled infill, neither the margin nor the background
+
+
+@pytest.mark.parametrize("margin", [0, 128, 255])
+def test_a_masked_slice_in_a_flat_frame_keeps_its_silhouette(rng, margin):
+    # a slice PNG (fossil on exact black) framed by a margin: the frame is not the background
+    # colour of the section, so it must not invert the image (a white frame made the black
+    # surround the "fossil") nor lift the noise floor over the fossil (a gray frame)
+    image, wall = _ring_slice(rng, noise=0.02)
+    masked = (seg.to_uint8(image) * seg._fill_holes(wall.astype(np.uint8))).astype(np.uint8)
+    alone = seg.segment_slice(seg.prepare_external_image(masked), image_size=32)
+    framed = seg.segment_slice(seg.prepare_external_image(np.pad(masked, 20,
+                                                                 constant_values=margin)),
+                               image_size=32)
+    assert np.array_equal(framed.mask[20:-20, 20:-20], alone.mask)
+    assert not framed.mask[:20].any()
+
+
+@pytest.mark.parametrize("margin", [None, 0, 30, 100, 255])
+def test_noise_with_or_without_a_flat_margin_is_still_refused(margin):
+    noise = np.clip(100 + np.random.default_rng(4).normal(0, 12, (120, 120)), 0, 255)
+    image = noise if margin is None else np.pad(noise, 20, constant_values=margin)
+    with pytest.raises(seg.NoFossilError, match="slice is background"):
+        seg.segment_slice(seg.prepare_external_image(image.astype(np.uint8)))
+
+
+def test_noise_floor_ignores_levels_far_below_the_peak():
+    # a flat peak at 105 with a few levels far below it (the blurred rim of a margin) and a
+    # small fossil above: the rim used to widen the peak until the floor passed 255
+    hist = np.zeros(256)
+    hist[[11, 94, 104, 105, 106]] = [188, 204, 44, 1076, 49]
+    hist[150:256] = 3
+    threshold, method, floor = seg.foreground_threshold(hist)
+    assert floor < 150 and threshold < 150  # was a floor of 354: nothing was foreground
+    gaussian = 1000 * np.exp(-0.5 * ((np.arange(256) - 100) / 8.0) ** 2)
+    gaussian[100] *= 20  # a flat margin at the background level adds no noise
+    assert seg.foreground_threshold(gaussian)[2] == pytest.approx(132, abs=2)
+
+
+def test_two_flat_classes_keep_otsu():
+    hist = np.zeros(256)
+    hist[60], hist[255] = 6000, 5000
+    hist[1:60] = 8  # the blurred outline, below the darker class
+    assert seg.foreground_threshold(hist)[:2] == (157, "otsu")

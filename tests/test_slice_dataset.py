@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import cv2
 
-from fossilct import manifest, slice_dataset, specimens, split, synthetic, volumes
+from fossilct import manifest, slice_dataset, slicing, specimens, split, synthetic, volumes
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,30 @@ def test_quota_per_species_and_counts(built, dataset):
     assert set(counts["threshold_method"]) <= {"otsu", "noise_floor"}
 
 
+def test_counts_explain_the_yield(built):
+    _, result = built
+    counts = result.counts
+    assert (counts["candidates"] >= counts["written"] + counts["no_fossil"]
+            + counts["below_min_foreground"]).all()
+    assert (counts["below_min_relative_area"] == 0).all()          # not the rule in use
+    summary = slicing.summarise_yield(counts)
+    assert summary["requested"].tolist() == [45, 45, 45]
+    assert (summary["written"] == result.manifest.groupby("species").size().to_numpy()).all()
+
+
+def test_relative_area_rule_is_plumbed_through(dataset, tmp_path):
+    folder, inventory = dataset
+    result = slice_dataset.build_slice_dataset(inventory, folder, tmp_path, quota_per_species=45,
+                                               image_size=32, seed=3, progress=False,
+                                               acceptance="relative_area", min_relative_area=0.9)
+    counts = result.counts
+    assert counts["below_min_relative_area"].sum() > 0 and counts["below_min_foreground"].sum() == 0
+    assert (counts["written"] + counts["shortfall"] == counts["requested"]).all()
+    with pytest.raises(ValueError, match="`acceptance` must be one of"):
+        slice_dataset.build_slice_dataset(inventory, folder, tmp_path, quota_per_species=5,
+                                          acceptance="relative")
+
+
 def test_rescans_keep_their_specimen(built, dataset):
     _, result = built
     table = dataset[1].set_index("file")["specimen_id"]
@@ -89,7 +113,7 @@ def test_split_of_the_built_manifest(built):
 
 def test_examples_for_the_gallery(built):
     out, _ = built
-    examples = slice_dataset.load_examples(out)
+    examples = slice_dataset.read_slice_examples(out)
     assert len(examples) >= 3 and examples["species"].nunique() == 3
     row = examples.iloc[0]
     assert row["raw"].shape == row["mask"].shape and row["mask"].dtype == bool
@@ -106,13 +130,65 @@ def test_bad_files_are_counted_not_fatal(dataset, tmp_path):
     volumes.save_volume(broken / "noise.npz", noise, (1, 1, 1))
     table = pd.DataFrame({"file": ["empty.npy", "flat.npy", "noise.npz"],
                           "species": ["x", "x", "x"], "specimen_id": ["a", "b", "c"],
-                          "voxel_size_um": [1.0, 1.0, 1.0]})
-    result = slice_dataset.build_slice_dataset(table, broken, tmp_path / "out", quota_per_species=6,
-                                               image_size=32, progress=False)
+                          "spacing_zyx_um": ["1x1x1"] * 3})
+    with pytest.warns(UserWarning, match="empty.npy \\(x\\) gave no slices"):
+        result = slice_dataset.build_slice_dataset(table, broken, tmp_path / "out",
+                                                   quota_per_species=6, image_size=32,
+                                                   progress=False)
     errors = result.counts.set_index("file")["error"]
     assert all(errors != "") and len(result.manifest) == 0
     assert "constant" in errors["flat.npy"] and "fossil" in errors["noise.npz"]
     assert (tmp_path / "out" / "manifest.csv").is_file()
+    assert slice_dataset.file_errors(result.counts)["file"].tolist() == [
+        "empty.npy", "flat.npy", "noise.npz"]
+
+
+def test_strict_build_stops_on_a_bad_file_and_writes_nothing(dataset, tmp_path):
+    folder, inventory = dataset
+    first = inventory[inventory["selected"]].iloc[0]
+    broken = inventory.copy()
+    broken.loc[broken["file"] == first["file"], "file"] = "missing.npy"
+    with pytest.raises(slice_dataset.SliceDatasetError,
+                       match=r"1 of \d+ files could not be sliced \(strict mode\):\n- missing.npy"):
+        slice_dataset.build_slice_dataset(broken, folder, tmp_path / "out", quota_per_species=9,
+                                          image_size=32, progress=False, strict=True)
+    assert not (tmp_path / "out" / "manifest.csv").exists()
+    assert not (tmp_path / "out" / "images").exists()
+
+
+def test_species_losing_specimens_is_dropped_and_reported(dataset, tmp_path):
+    folder, inventory = dataset
+    selected = inventory[inventory["selected"]]
+    species = sorted(selected["species"].unique())[0]
+    lost = selected.loc[selected["species"] == species, "specimen_id"].unique()[0]
+    broken = inventory.copy()
+    broken.loc[broken["specimen_id"] == lost, "file"] = "missing.npy"
+    broken = broken.drop_duplicates("file")
+    with pytest.warns(UserWarning, match=rf"species {species} left out: only 2 specimens gave "
+                                         r"slices < min_specimens=3"):
+        result = slice_dataset.build_slice_dataset(broken, folder, tmp_path / "out",
+                                                   quota_per_species=9, image_size=32,
+                                                   progress=False, min_specimens=3)
+    assert result.dropped["species"].tolist() == [species]
+    assert species not in set(result.manifest["species"])
+    assert not (tmp_path / "out" / "images" / species).exists()
+    assert pd.read_csv(tmp_path / "out" / "dropped_species.csv")["species"].tolist() == [species]
+
+
+def test_save_and_read_the_slices_folder(built, tmp_path):
+    out, result = built
+    paths = slice_dataset.save_slices_outputs(out, result)
+    assert sorted(paths) == ["counts.csv", "dropped_species.csv", "examples.npz", "manifest.csv"]
+    table = slice_dataset.read_slices(out)
+    assert table["path"].map(lambda p: p.startswith(str(out.resolve()))).all()
+    assert table["slice_id"].tolist() == result.manifest["slice_id"].tolist()
+    assert slice_dataset.read_counts(out)["file"].tolist() == result.counts["file"].tolist()
+    other = result.manifest.iloc[1:]
+    with pytest.raises(manifest.ManifestError, match="does not list the slices of this build"):
+        slice_dataset.save_slices_outputs(out, slice_dataset.BuildResult(
+            other, result.counts, result.dropped, 0.0))
+    with pytest.raises(FileNotFoundError, match="run the slice step"):
+        slice_dataset.read_counts(tmp_path)
 
 
 def test_builder_errors(dataset, tmp_path):
@@ -132,4 +208,15 @@ def test_builder_errors(dataset, tmp_path):
         slice_dataset.build_slice_dataset(inventory, folder, tmp_path, quota_per_species=5,
                                           n_workers=0)
     with pytest.raises(FileNotFoundError, match="No gallery examples"):
-        slice_dataset.load_examples(tmp_path / "nothing")
+        slice_dataset.read_slice_examples(tmp_path / "nothing")
+
+
+def test_species_whose_names_share_a_folder_are_refused_before_writing(dataset, tmp_path):
+    folder, inventory = dataset
+    selected = inventory[inventory["selected"]]
+    first, second = sorted(selected["species"].unique())[:2]
+    clash = inventory.replace({"species": {first: "alveolina like", second: "alveolina_like"}})
+    with pytest.raises(manifest.ManifestError, match=r"'alveolina like', 'alveolina_like'"):
+        slice_dataset.build_slice_dataset(clash, folder, tmp_path / "out", quota_per_species=9,
+                                          image_size=32, progress=False)
+    assert not (tmp_path / "out").exists()

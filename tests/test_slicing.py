@@ -235,6 +235,68 @@ def test_offsets_are_recorded_in_micrometres(phantom):
     assert np.allclose(result.table["offset_um"], expected)
 
 
+def _tube(rng=0):
+    """A thin-walled closed tube along the column axis (diameter 12, length 64 voxels)."""
+    grid = np.indices((28, 28, 80)).astype(np.float32)
+    across = np.hypot(grid[0] - 13.5, grid[1] - 13.5)
+    along = np.abs(grid[2] - 39.5)
+    shell = (across < 6) & (along < 32) & ~((across < 4.5) & (along < 30.5))
+    noise = np.random.default_rng(rng).normal(0, 0.03, shell.shape)
+    return (0.1 + 0.8 * shell + noise).astype(np.float32)
+
+
+def test_relative_area_rule_does_not_judge_shape():
+    tube = _tube()
+    options = {"n_slices": 40, "rng": 0, "segment_options": {"image_size": 32}}
+    frame = slicing.extract_slices(tube, min_foreground=0.1, **options)
+    relative = slicing.extract_slices(tube, acceptance="relative_area", min_relative_area=0.5,
+                                      **options)
+    # a cross-section covers 2-3 % of a frame as wide as the tube is long: never 10 %
+    assert "axis_c" not in set(frame.table["plane"]) and frame.table["plane"].nunique() <= 10
+    assert relative.counts["ok"] == 40 and relative.table["plane"].nunique() >= 20
+    assert "axis_c" in set(relative.table["plane"])
+    assert (relative.table["relative_area"] >= 0.5).all()
+    assert relative.table["foreground_fraction"].min() < 0.05
+    assert frame.table["relative_area"].isna().all()
+    assert set(relative.counts) == set(frame.counts) == {
+        "ok", "no_fossil", "below_min_foreground", "below_min_relative_area"}
+
+
+def test_relative_area_rule_rejects_caps(phantom, prepared):
+    plane_set = planes.standard_planes()
+    plan = slicing.plan_slices(prepared, plane_set, n_slices=200, acceptance="relative_area",
+                               min_relative_area=0.6, rng=0)
+    assert (plan["estimated_relative_area"] >= 0.6).all()
+    assert (plan["estimated_relative_area"] <= 1.0).all()
+    assert (plan["peak_area_px"] >= plan["estimated_fraction"] * prepared.frame_size ** 2).all()
+    # on a sphere of radius R, sections keeping 60 % of the largest lie within 0.63 R of the
+    # centre (estimate rounding: 0.75 R), while the 2 % frame rule goes out to 0.99 R
+    radius = 0.3 * 48 + 1
+    assert plan["offset_vox"].abs().max() <= 0.75 * radius
+    frame_plan = slicing.plan_slices(prepared, plane_set, n_slices=200, rng=0)
+    assert frame_plan["offset_vox"].abs().max() > 0.9 * radius
+    result = slicing.extract_slices(phantom[0], 10.0, n_slices=30, acceptance="relative_area",
+                                    min_relative_area=0.6, rng=1,
+                                    segment_options={"image_size": 24})
+    assert result.counts["ok"] == 30 and (result.table["relative_area"] >= 0.6).all()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"acceptance": "area"}, r"`acceptance` must be one of \['frame_fraction', 'relative_area'\]"),
+    ({"acceptance": "relative_area", "min_relative_area": 1.5},
+     r"`min_relative_area` must be in \[0, 1\]; got 1.5"),
+    ({"min_foreground": -0.1}, r"`min_foreground` must be in \[0, 1\)"),
+])
+def test_acceptance_errors(prepared, kwargs, message):
+    plan = slicing.plan_slices(prepared, planes.standard_planes(), n_slices=2, rng=0)
+    with pytest.raises(ValueError, match=message):
+        slicing.check_acceptance(**{"acceptance": "frame_fraction", **kwargs})
+    with pytest.raises(ValueError, match=message):
+        slicing.plan_slices(prepared, planes.standard_planes(), n_slices=2, **kwargs)
+    with pytest.raises(ValueError, match=message):
+        next(slicing.iter_slices(prepared, plan, **kwargs))
+
+
 def test_no_pin_in_the_slices():
     volume, fossil, pin, _ = _phantom(pin=True, pin_level=0.9)  # a bright pin, above calcite level
     result = slicing.extract_slices(volume, n_slices=60, rng=0, segment_options={"image_size": 32})
@@ -269,6 +331,43 @@ def test_allocate_quota_errors():
         slicing.allocate_quota(inventory.drop(columns="specimen_id"), 5)
     with pytest.raises(ValueError, match="`quota_per_species` must be >= 1"):
         slicing.allocate_quota(inventory.iloc[:1], 0)
+
+
+def _counts(**columns):
+    base = {"file": ["a1", "a2", "b1", "c1"], "species": ["a", "a", "b", "c"],
+            "requested": [60, 60, 120, 120], "written": [60, 20, 120, 0],
+            "candidates": [64, 32, 240, 0], "no_fossil": [0, 2, 0, 0],
+            "below_min_foreground": [0, 0, 0, 0], "below_min_relative_area": [4, 10, 9, 0],
+            "error": ["", "", "", "VolumeError: cannot read"]}
+    return pd.DataFrame({**base, **columns})
+
+
+def test_summarise_yield_flags_short_species_and_says_why():
+    summary = slicing.summarise_yield(_counts())
+    assert summary["species"].tolist() == ["a", "b", "c"]
+    row = summary.set_index("species")
+    assert row.loc["a", "written"] == 80 and row.loc["a", "yield_pct"] == 66.7
+    assert row["under_quota"].tolist() == [True, False, True]
+    assert row.loc["a", "why_not"] == ("1 of 2 files used up 32 candidate planes "
+                                       "(2 no_fossil, 10 below_min_relative_area)")
+    assert row.loc["b", "why_not"] == ""
+    assert row.loc["c", "why_not"] == "1 of 1 files failed to read or held no fossil"
+    assert row.loc["a", "below_min_relative_area"] == 14 and row.loc["c", "files_failed"] == 1
+    assert slicing.summarise_yield(_counts(), min_yield=0.5)["under_quota"].tolist() == [
+        False, False, True]
+    # counts written before candidates were recorded still summarise
+    old = slicing.summarise_yield(_counts().drop(columns=["candidates", "below_min_relative_area"]))
+    assert old.set_index("species").loc["a", "why_not"] == (
+        "1 of 2 files used up their candidate planes (2 no_fossil)")
+
+
+def test_summarise_yield_errors():
+    with pytest.raises(ValueError, match=r"`counts` lacks columns \['written'\]"):
+        slicing.summarise_yield(_counts().drop(columns="written"))
+    with pytest.raises(ValueError, match=r"`min_yield` must be in \(0, 1\]; got 0"):
+        slicing.summarise_yield(_counts(), min_yield=0)
+    with pytest.raises(ValueError, match="must be a DataFrame"):
+        slicing.summarise_yield([1, 2])
 
 
 def test_file_seed_is_stable_and_independent():

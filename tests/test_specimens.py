@@ -1,5 +1,6 @@
 """Tests of fossilct.specimens: the specimens table, the inventory, and species selection."""
 
+import re
 import warnings
 
 import numpy as np
@@ -8,9 +9,11 @@ import pytest
 
 from fossilct import atomic, volumes
 from fossilct.specimens import (INVENTORY_COLUMNS, REQUIRED_COLUMNS, SpecimenTableError,
-                                build_inventory, check_inventory, format_triplet,
-                                load_examples, parse_triplet, read_specimen_table,
+                                build_inventory, check_inventory, load_example_volumes,
+                                load_inventory_volume, read_inventory, read_min_specimens,
+                                read_species_report, read_specimen_table, save_dataset_outputs,
                                 select_species)
+from fossilct.triplets import parse_triplet
 
 SHAPE = (6, 10, 12)
 
@@ -165,28 +168,98 @@ def test_file_listed_twice_with_the_same_species(data_dir):
         read_specimen_table(data_dir)
 
 
-# ---------------------------------------------------------------- parse_triplet / format_triplet
+SMALL_TABLE = "file,species,specimen_id,voxel_size_um\na1.npz,Nummulites é,N1,2.5\n"
 
 
-@pytest.mark.parametrize("values, text", [((128, 96, 96), "128x96x96"),
-                                          ((2.5, 2.5, 2.5), "2.5x2.5x2.5"),
-                                          ((2999.958, 1796.875, 0.1), "2999.958x1796.875x0.1"),
-                                          ((5.0, 3.3, 1e-05), "5x3.3x0.00001")])
-def test_triplets_round_trip(values, text):
-    assert format_triplet(values) == text
-    assert parse_triplet(text) == values
-    assert parse_triplet(text.upper()) == values
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be"])
+def test_read_table_in_utf8_or_utf16_with_a_byte_order_mark(data_dir, encoding):
+    bom = {"utf-16-le": "\ufeff", "utf-16-be": "\ufeff"}.get(encoding, "")
+    (data_dir / "specimens.csv").write_bytes((bom + SMALL_TABLE).encode(encoding))
+    table = read_specimen_table(data_dir)
+    assert list(table.columns) == ["file", "species", "specimen_id", "voxel_size_um"]
+    assert table["species"].tolist() == ["Nummulites é"]
 
 
-def test_parse_triplet_types():
-    assert all(isinstance(v, int) for v in parse_triplet("1x2x3"))
-    assert all(isinstance(v, float) for v in parse_triplet("1x2.0x3"))
+def test_a_latin1_table_is_refused_with_the_byte_its_line_and_the_fix(data_dir):
+    (data_dir / "specimens.csv").write_bytes(SMALL_TABLE.encode("latin-1"))
+    with pytest.raises(SpecimenTableError,
+                       match=r"specimens\.csv' cannot be read as text: byte 57 \(line 2\) is 0xE9 "
+                             r"\(in Latin-1/Windows-1252 that byte is 'é'\), invalid in UTF-8\. "
+                             r"Encodings read: UTF-8, UTF-8 with BOM, UTF-16 with BOM\. Save the "
+                             r"table as UTF-8"):
+        read_specimen_table(data_dir)
 
 
-@pytest.mark.parametrize("text", ["128x96", "axbxc", "1x2xinf", "", "1x2x3x4", "1,2,3"])
-def test_parse_triplet_refuses_malformed_text(text):
-    with pytest.raises(ValueError, match=rf"expected three numbers joined by 'x'.*got {text!r}"):
-        parse_triplet(text)
+def test_a_utf16_table_without_byte_order_mark_is_refused(data_dir):
+    (data_dir / "specimens.csv").write_bytes(SMALL_TABLE.encode("utf-16-le"))
+    with pytest.raises(SpecimenTableError, match=r"holds NUL bytes: it is UTF-16 without a "
+                                                 r"byte-order mark.*Save it as UTF-8"):
+        read_specimen_table(data_dir)
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_semicolon_or_tab_separated_tables_are_read(data_dir, separator):
+    write_table(data_dir, SMALL_TABLE.replace(",", separator))
+    table = read_specimen_table(data_dir)
+    assert table.to_dict("list") == {"file": ["a1.npz"], "species": ["Nummulites é"],
+                                     "specimen_id": ["N1"], "voxel_size_um": [2.5]}
+
+
+def test_semicolon_table_problems_name_the_separator_and_decimal_commas(data_dir):
+    write_table(data_dir, "file;species;specimen_id;voxel_size_um\na1.npz;x;1;2,5\na2.npz;x\n")
+    with pytest.raises(SpecimenTableError) as info:
+        read_specimen_table(data_dir)
+    assert "line 2: voxel_size_um must be a positive number (µm) or empty; got '2,5' (write " \
+           "decimals with a point)" in str(info.value)
+    assert "line 3: 2 fields but the header has 4 (a stray or missing semicolon?)" in \
+           str(info.value)
+
+
+def test_a_comma_header_with_semicolons_inside_a_name_stays_comma_separated(data_dir):
+    write_table(data_dir, "file,species,specimen_id,notes\na1.npz,x,1,a;b;c\n")
+    assert read_specimen_table(data_dir)["notes"].tolist() == ["a;b;c"]
+
+
+@pytest.fixture
+def outside(tmp_path, data_dir):
+    """A volume next to the data folder, and a link inside the folder that leads to it."""
+    elsewhere = tmp_path.parent / f"{tmp_path.name}_elsewhere"
+    volumes.save_volume(elsewhere / "secret.npz", volume(5), 1.0)
+    (data_dir / "link.npz").symlink_to(elsewhere / "secret.npz")
+    return elsewhere
+
+
+@pytest.mark.parametrize("file, shown, how", [
+    ("../{name}/secret.npz", "../{name}/secret.npz", ""),
+    ("scans/../../{name}/secret.npz", "../{name}/secret.npz", ""),  # normalised, then resolved
+    ("link.npz", "link.npz", " through a symbolic link"),
+])
+def test_files_outside_the_data_folder_are_refused(data_dir, outside, file, shown, how):
+    file, shown = file.format(name=outside.name), shown.format(name=outside.name)
+    write_table(data_dir, f"file,species,specimen_id\n{file},x,1\n")
+    with pytest.raises(SpecimenTableError,
+                       match=rf"line 2: file '{re.escape(shown)}' leads{how} to '.*secret.npz', "
+                             r"outside the data folder .*; move the volume into the folder, or "
+                             r"pass allow_outside=True"):
+        read_specimen_table(data_dir)
+    table = pd.DataFrame({"file": [file], "species": ["x"], "specimen_id": ["1"]})
+    with pytest.raises(SpecimenTableError, match=r"outside the data folder"):
+        build_inventory(table, data_dir)
+    with pytest.raises(SpecimenTableError, match=r"outside the data folder"):
+        load_example_volumes(table.assign(spacing_zyx_um="1x1x1"), data_dir)
+
+
+def test_allow_outside_reads_files_outside_the_data_folder(data_dir, outside):
+    absolute = outside / "secret.npz"
+    write_table(data_dir, f"file,species,specimen_id\n../{outside.name}/secret.npz,x,1\n"
+                          f"link.npz,x,2\n{absolute},y,3\n")
+    with pytest.raises(SpecimenTableError, match=r"line 4: file '.*secret.npz' must be relative "
+                                                 r"to the data folder \(or pass allow_outside"):
+        read_specimen_table(data_dir)
+    table = read_specimen_table(data_dir, allow_outside=True)
+    inventory = build_inventory(table, data_dir, allow_outside=True)
+    assert inventory["shape_zyx"].tolist() == ["6x10x12"] * 3
+    assert len(load_example_volumes(inventory, data_dir, allow_outside=True)) == 2
 
 
 # ---------------------------------------------------------------- build_inventory
@@ -225,8 +298,8 @@ def test_inventory_reads_headers_only(data_dir, monkeypatch):
         raise AssertionError("build_inventory loaded voxels")
 
     monkeypatch.setattr(volumes, "load_volume", must_not_load)
-    for name, codec in list(volumes._io._CODECS.items()):
-        monkeypatch.setitem(volumes._io._CODECS, name, codec._replace(read_array=must_not_load))
+    for name, codec in list(volumes.io._CODECS.items()):
+        monkeypatch.setitem(volumes.io._CODECS, name, codec._replace(read_array=must_not_load))
     assert len(build_inventory(read_specimen_table(data_dir), data_dir)) == 4
 
 
@@ -289,6 +362,7 @@ def test_species_are_counted_by_distinct_specimen_not_file():
         "n_files": [6, 3, 5],
         "selected": [True, False, False],
         "reason": ["kept", "3 specimens < min_specimens=4", "1 specimen < min_specimens=4"],
+        "min_specimens": [4, 4, 4],
     }
     assert selected["selected"].dtype == bool
     assert selected.loc[selected["selected"], "species"].unique().tolist() == ["a"]
@@ -302,8 +376,9 @@ def test_selected_column_follows_the_inventory_contract_columns():
     selected, _ = select_species(inventory, min_specimens=1)
     assert list(selected.columns) == ["file", "species", "specimen_id", "format", "shape_zyx",
                                       "spacing_zyx_um", "selected", "seed"]
-    again, _ = select_species(selected, min_specimens=9)
-    assert list(again.columns) == list(selected.columns) and not again["selected"].any()
+    again, _ = select_species(selected, min_specimens=4)
+    assert list(again.columns) == list(selected.columns)
+    assert again["selected"].tolist() == (again["species"] == "a").tolist()
 
 
 def test_selection_invariants_on_random_inventories():
@@ -314,6 +389,11 @@ def test_selection_invariants_on_random_inventories():
         specimen = [f"{s}{rng.integers(0, 5)}" for s in species]
         inventory = pd.DataFrame({"species": species, "specimen_id": specimen})
         min_specimens = int(rng.integers(1, 6))
+        most = pd.Series(specimen).groupby(species).nunique().max()
+        if most < min_specimens:
+            with pytest.raises(SpecimenTableError, match=r"no species has at least"):
+                select_species(inventory, min_specimens=min_specimens)
+            continue
         selected, report = select_species(inventory, min_specimens=min_specimens)
         for row in report.itertuples():
             rows = inventory[inventory["species"] == row.species]
@@ -327,12 +407,23 @@ def test_selection_invariants_on_random_inventories():
                                                              min_specimens=min_specimens)[1])
 
 
+def test_selecting_no_species_is_an_error_listing_every_count():
+    with pytest.raises(SpecimenTableError,
+                       match=r"no species has at least `min_specimens`=5 distinct specimens, so "
+                             r"nothing is selected\. Specimens per species: 'a': 4 specimens; "
+                             r"'b': 3 specimens; 'c': 1 specimen\. To fix: lower `min_specimens` "
+                             r"\(to 4 or less\) in the profile's 01_dataset block, or add "
+                             r"specimens"):
+        select_species(make_inventory(), min_specimens=5)
+
+
 def test_select_species_on_an_empty_inventory():
     empty = pd.DataFrame({"species": pd.Series([], dtype=str),
                           "specimen_id": pd.Series([], dtype=str)})
     selected, report = select_species(empty, min_specimens=4)
     assert selected.empty and report.empty
-    assert list(report.columns) == ["species", "n_specimens", "n_files", "selected", "reason"]
+    assert list(report.columns) == ["species", "n_specimens", "n_files", "selected", "reason",
+                                    "min_specimens"]
 
 
 @pytest.mark.parametrize("min_specimens, error, match", [
@@ -364,7 +455,7 @@ def test_whole_flow_from_folder_to_selection(data_dir):
     assert selected["selected"].tolist() == [True, True, True, False]
 
 
-# ---------------------------------------------------------------- check_inventory / load_examples
+# ---------------------------------------------------------------- check_inventory / loading volumes
 
 
 def selected_inventory(data_dir) -> pd.DataFrame:
@@ -409,24 +500,65 @@ def test_check_inventory_needs_a_boolean_selected_column(data_dir):
 
 def test_load_examples_loads_the_first_specimen_of_each_selected_species(data_dir):
     inventory = selected_inventory(data_dir)
-    examples = load_examples(inventory, data_dir)
+    examples = load_example_volumes(inventory, data_dir)
     assert list(examples) == ["alveolina_like · 007"]  # baculogypsina_like is not selected
     np.testing.assert_array_equal(examples["alveolina_like · 007"], volume(0))
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the PNG folder gets the inventory's spacing
-        every = load_examples(inventory.drop(columns="selected"), data_dir)
+        every = load_example_volumes(inventory.drop(columns="selected"), data_dir)
     assert list(every) == ["alveolina_like · 007", "baculogypsina_like · B1"]
     np.testing.assert_array_equal(every["baculogypsina_like · B1"], volume(3))
 
 
 def test_load_examples_with_nothing_selected_is_empty(data_dir):
     inventory = selected_inventory(data_dir).assign(selected=False)
-    assert load_examples(inventory, data_dir) == {}
+    assert load_example_volumes(inventory, data_dir) == {}
 
 
 def test_load_examples_refuses_a_bad_inventory(data_dir):
     with pytest.raises(SpecimenTableError, match=r"lacks the columns \['spacing_zyx_um'\]"):
-        load_examples(pd.DataFrame({"file": [], "species": [], "specimen_id": []}), data_dir)
+        load_example_volumes(pd.DataFrame({"file": [], "species": [], "specimen_id": []}), data_dir)
     with pytest.raises(TypeError, match="`inventory` must be a pandas DataFrame"):
-        load_examples(None, data_dir)
+        load_example_volumes(None, data_dir)
+
+
+def test_load_inventory_volume_uses_the_rows_spacing(data_dir):
+    inventory = selected_inventory(data_dir)
+    row = inventory.set_index("file").loc["scans/a1_rescan.nii.gz"]
+    volume_read = load_inventory_volume({**row.to_dict(), "file": row.name}, data_dir)
+    assert volume_read.spacing_um == parse_triplet(row["spacing_zyx_um"]) == (3.0, 3.0, 3.0)
+    np.testing.assert_array_equal(volume_read.data, volume(1))
+    with pytest.raises(FileNotFoundError, match="absent.npy"):
+        load_inventory_volume({"file": "absent.npy", "spacing_zyx_um": "1x1x1"}, data_dir)
+
+
+# ---------------------------------------------------------------- the dataset folder
+
+
+def test_dataset_outputs_round_trip_and_record_the_rule(data_dir, tmp_path):
+    write_table(data_dir, GOOD_TABLE)
+    inventory = build_inventory(read_specimen_table(data_dir), data_dir)
+    inventory, report = select_species(inventory, min_specimens=2)
+    paths = save_dataset_outputs(tmp_path / "dataset", inventory=inventory, species_report=report)
+    assert sorted(paths) == ["inventory.csv", "species.csv"]
+    back = read_inventory(tmp_path / "dataset")
+    pd.testing.assert_frame_equal(back[list(INVENTORY_COLUMNS) + ["selected"]],
+                                  inventory[list(INVENTORY_COLUMNS) + ["selected"]],
+                                  check_dtype=False)
+    assert back["selected"].dtype == bool
+    assert read_species_report(tmp_path / "dataset")["species"].tolist() == \
+        report["species"].tolist()
+    assert read_min_specimens(tmp_path / "dataset") == 2
+
+
+def test_dataset_outputs_refuse_a_broken_inventory_and_name_a_missing_folder(data_dir, tmp_path):
+    write_table(data_dir, GOOD_TABLE)
+    inventory, report = select_species(build_inventory(read_specimen_table(data_dir), data_dir),
+                                       min_specimens=2)
+    with pytest.raises(SpecimenTableError, match="empty file"):
+        save_dataset_outputs(tmp_path / "d", inventory=inventory.assign(file=""),
+                             species_report=report)
+    assert not (tmp_path / "d" / "inventory.csv").exists()
+    with pytest.raises(FileNotFoundError, match=r"run the dataset step \(notebook 01"):
+        read_inventory(tmp_path / "nowhere")

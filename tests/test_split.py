@@ -61,6 +61,69 @@ def test_split_invariants(table, seed):
     splitting.check_split(table.assign(split=result.row_split))
 
 
+@st.composite
+def specimen_tables(draw):
+    """Random specimen tables: 3-12 specimens per species, 0-400 slices each."""
+    rows = []
+    for s in range(draw(st.integers(1, 5))):
+        for k in range(draw(st.integers(3, 12))):
+            rows.append({"specimen_id": f"sp{s}-{k}", "species": f"species_{s}",
+                         "n_slices": draw(st.integers(0, 400))})
+    return pd.DataFrame(rows)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table=specimen_tables(), test_fraction=st.floats(0.05, 0.6),
+       val_target=st.integers(1, 1500), seed=st.integers(0, 2 ** 16))
+def test_training_is_never_starved(table, test_fraction, val_target, seed):
+    result = splitting.split_by_specimen(table, test_fraction=test_fraction, val_target=val_target,
+                                         val_cap=val_target + 200, rng=seed)
+    assert result.assignment.index.is_unique                     # no specimen in two splits
+    assert set(result.assignment.index) == set(table["specimen_id"])
+    species = table.set_index("specimen_id")["species"]
+    per_species = result.assignment.groupby(species.reindex(result.assignment.index)).value_counts()
+    for name, group in table.groupby("species"):
+        n = len(group)
+        counts = per_species[name]
+        assert {"train", "val", "test"} <= set(counts.index)    # all three splits
+        assert counts["train"] >= counts["val"]                  # train never fewer than val
+        if n - counts["test"] - 1 >= np.ceil(0.5 * n):
+            assert counts["train"] >= np.ceil(0.5 * n)           # train keeps half when it can
+        else:
+            assert any(note.startswith(f"{name}: training keeps") for note in result.notes)
+        slices = group.assign(split=result.assignment[group["specimen_id"]].to_numpy())
+        total = slices.groupby("split")["n_slices"].sum()
+        noted = any(note.startswith(f"{name}: training has") for note in result.notes)
+        assert noted == (total["train"] < total["val"])          # said whenever it happens
+        remaining = slices.loc[slices["split"] != "test", "n_slices"]
+        if remaining.min() <= min(val_target + 200, remaining.sum() // 2):
+            assert total["train"] >= total["val"]                # ...and avoided when it can be
+    splitting.check_split(table.assign(split=result.row_split))
+
+
+@pytest.mark.parametrize("n_specimens, expected", [(3, (1, 1, 1)), (4, (2, 1, 1)), (5, (3, 1, 1))])
+def test_small_species_give_training_the_most_specimens(n_specimens, expected):
+    # few slices per specimen: the old split gave validation most specimens to approach the target
+    table = pd.DataFrame({"specimen_id": [f"s{i}" for i in range(n_specimens)], "species": "a",
+                          "n_slices": [30, 20, 5, 25, 40][:n_specimens]})
+    result = splitting.split_by_specimen(table, val_target=120, val_cap=160, rng=0)
+    sizes = result.assignment.value_counts()
+    assert (sizes["train"], sizes["val"], sizes["test"]) == expected
+    if n_specimens > 3:
+        assert any("under val_target=120: at most 1 of its" in note for note in result.notes)
+
+
+def test_notes_say_what_could_not_be_met():
+    three = pd.DataFrame({"specimen_id": ["a1", "a2", "a3"], "species": "a",
+                          "n_slices": [10, 500, 10]})
+    result = splitting.split_by_specimen(three, test_fraction=0.5, val_target=400, val_cap=600,
+                                         rng=0)
+    notes = " ".join(result.notes)
+    assert "a: test_fraction=0.5 of 3 specimens gives 2 test specimens; 1 used" in notes
+    assert "a: training keeps 1 of 3 specimens, fewer than min_train_fraction=0.5" in notes
+    assert all(note.startswith("a: ") and note.endswith(".") for note in result.notes)
+
+
 def test_slice_rows_and_specimen_rows_give_the_same_split():
     specimens = pd.DataFrame({"specimen_id": [f"s{i}" for i in range(6)], "species": "a",
                               "n_slices": [5, 9, 4, 7, 3, 8]})
@@ -71,15 +134,21 @@ def test_slice_rows_and_specimen_rows_give_the_same_split():
     assert by_specimen.assignment.sort_index().equals(by_slice.assignment.sort_index())
 
 
-def test_exhaustive_search_finds_the_exact_target():
+@pytest.mark.parametrize("min_train_fraction, max_val", [(0.5, 2), (0.2, 3)])
+def test_exhaustive_search_finds_the_exact_target(min_train_fraction, max_val):
     table = pd.DataFrame({"specimen_id": [f"s{i}" for i in range(8)], "species": "a",
                           "n_slices": [130, 270, 440, 610, 330, 90, 520, 700]})
-    result = splitting.split_by_specimen(table, val_target=1000, val_cap=1200, rng=3)
+    result = splitting.split_by_specimen(table, val_target=1000, val_cap=1200, rng=3,
+                                         min_train_fraction=min_train_fraction)
     remaining = table[result.assignment[table.specimen_id].to_numpy() != "test"]["n_slices"]
-    # brute force over the non-empty proper subsets of the remaining specimens
-    best = min(abs(sum(c for c, bit in zip(remaining, f"{mask:08b}"[::-1]) if bit == "1") - 1000)
-               for mask in range(1, 2 ** len(remaining) - 1))
+    # brute force over the subsets of the remaining 6 specimens that validation may take: at
+    # most 8 - 2 - ceil(0.5 * 8) = 2 (train keeps half), or 3 (never more than train keeps),
+    # holding at most half of the remaining slices
+    totals = [sum(c for c, bit in zip(remaining, f"{mask:06b}"[::-1]) if bit == "1")
+              for mask in range(1, 2 ** len(remaining) - 1) if f"{mask:b}".count("1") <= max_val]
+    best = min(abs(t - 1000) for t in totals if 2 * t <= remaining.sum())
     assert abs(_val_totals(table, result)["a"] - 1000) == best
+    assert (result.assignment == "val").sum() <= max_val
 
 
 def test_bounded_search_is_used_for_large_pools_and_respects_the_cap():
@@ -178,6 +247,8 @@ def test_apply_split_sets_the_column():
      "val_target <= val_cap"),
     (pd.DataFrame({"specimen_id": ["a", "b", "c"], "species": "x"}), {"shortlist": 0},
      "must be >= 1"),
+    (pd.DataFrame({"specimen_id": ["a", "b", "c"], "species": "x"}), {"min_train_fraction": 1.0},
+     r"`min_train_fraction` must be in \(0, 1\)"),
     (pd.DataFrame({"specimen_id": ["a", "b", "c"], "species": "x", "n_slices": [1, 2, -3]}), {},
      "`n_slices` must be non-negative"),
     (pd.DataFrame({"specimen_id": ["a", "b", "c"], "species": "x", "n_slices": [1, 2, 3]}),
@@ -202,3 +273,59 @@ def test_check_split_errors():
         splitting.check_split(ok.drop(columns="split"))
     with pytest.raises(splitting.SplitError, match="no `split` column"):
         splitting.summarise_split(ok.drop(columns="split"))
+
+
+# ---------------------------------------------------------------- the split folder
+
+
+def _split_folder(tmp_path):
+    from slice_fixtures import write_manifest
+    from fossilct import manifest
+
+    slices_dir = tmp_path / "slices"
+    write_manifest(slices_dir, classes=("disk", "square"), specimens={"train": 2, "val": 1,
+                                                                      "test": 1})
+    slices = manifest.read_manifest(slices_dir / "manifest.csv").assign(split="")
+    result = splitting.split_by_specimen(slices, test_fraction=0.25, val_target=6, val_cap=8, rng=0)
+    leaky = splitting.split_by_specimen(slices, test_fraction=0.25, val_target=6, val_cap=8, rng=0,
+                              mode="slice_level")
+    return slices_dir, splitting.apply_split(slices, result), splitting.apply_split(slices, leaky), result
+
+
+def test_split_folder_round_trip_in_both_modes(tmp_path):
+    slices_dir, slices, leaky, result = _split_folder(tmp_path)
+    splitting.save_split_outputs(tmp_path / "split", slices=slices, slice_level=leaky,
+                                    summary=splitting.summarise_split(slices), notes=["a note"])
+    back = splitting.read_split_slices(slices_dir, tmp_path / "split")
+    assert back["split"].tolist() == slices["split"].tolist()
+    assert back["path"].map(lambda p: p.startswith(str(slices_dir.resolve()))).all()
+    level = splitting.read_split_slices(slices_dir, tmp_path / "split", mode="slice_level")
+    assert set(level["split"]) == {"train", "val", "test"}
+    assert (tmp_path / "split" / "notes.txt").read_text() == "a note\n"
+    with pytest.raises(splitting.SplitError, match=r"`mode` must be one of"):
+        splitting.read_split_slices(slices_dir, tmp_path / "split", mode="file")
+
+
+def test_a_split_older_than_the_slices_is_refused(tmp_path):
+    slices_dir, slices, leaky, _ = _split_folder(tmp_path)
+    splitting.save_split_outputs(tmp_path / "split", slices=slices.iloc[1:],
+                                    slice_level=leaky.iloc[1:], summary=splitting.summarise_split(slices))
+    with pytest.raises(splitting.SplitError, match=r"does not split the slices of .* Re-run the split step"):
+        splitting.read_split_slices(slices_dir, tmp_path / "split")
+    with pytest.raises(FileNotFoundError, match=r"run the split step \(notebook 03"):
+        splitting.read_split_slices(slices_dir, tmp_path / "nowhere")
+
+
+def test_save_refuses_a_leaking_split_and_writes_nothing(tmp_path):
+    _, slices, leaky, _ = _split_folder(tmp_path)
+    with pytest.raises(splitting.SplitError, match=r"leaky_\*"):
+        splitting.save_split_outputs(tmp_path / "split", slices=leaky, slice_level=leaky,
+                                        summary=splitting.summarise_split(slices))
+    assert not (tmp_path / "split").exists()
+
+
+def test_fingerprint_changes_with_the_split_not_with_the_paths(tmp_path):
+    _, slices, leaky, _ = _split_folder(tmp_path)
+    assert splitting.fingerprint(slices) == splitting.fingerprint(
+        slices.assign(path="elsewhere").iloc[::-1])
+    assert splitting.fingerprint(slices) != splitting.fingerprint(leaky)

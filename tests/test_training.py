@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from fossilct import models, training
+from fossilct import augment, models, training
 from slice_fixtures import draw_shape
 
 
@@ -107,6 +107,7 @@ def test_interrupted_training_resumes_at_its_last_epoch_with_ema(tiny, tmp_path)
     with pytest.raises(KeyboardInterrupt):  # killed after global epoch 3 (phase 2, epoch 2)
         training.fit_model(_model(), train, val, callbacks=[_Interrupt(3)], **kwargs)
     state = json.loads((tmp_path / "backup" / "state.json").read_text())
+    state["history"] = dict(state["history"])
     assert (state["phase"], state["epochs_done"], len(state["history"]["epoch"])) == (2, 2, 3)
     recorder = _Recorder()
     model = _model(9)  # a fresh process rebuilds the model; its initial weights do not matter
@@ -117,6 +118,145 @@ def test_interrupted_training_resumes_at_its_last_epoch_with_ema(tiny, tmp_path)
     # the EMA weights were validated, so they are the ones kept: evaluation reproduces the best
     assert model.evaluate(val, verbose=0)[0] == pytest.approx(min(history["val_loss"]), rel=1e-4)
     assert not (tmp_path / "backup").exists()  # removed once complete
+
+
+def _augmented(seed):
+    """What the training notebook builds, in small: a reshuffled, augmented training set (both
+    random streams advance with every pass) and a model with dropout. Built anew for each run,
+    after seeding as the notebook does (the shuffle's seed combines the global and its own)."""
+    keras.utils.set_random_seed(seed)
+    x, y = _arrays(8, 4)
+    xv, yv = _arrays(4, 5)
+    train = (tf.data.Dataset.from_tensor_slices((x, y))
+             .shuffle(16, seed=seed, reshuffle_each_iteration=True).batch(4)
+             .map(augment.Augmentation(rng=seed)))
+    val = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(8)
+    return train, val
+
+
+_EXACT_RESUME = dict(phase1_epochs=2, phase2_epochs=2, phase1_lr=1e-3, phase2_lr=1e-3,
+                     restart_epochs=1, ema_momentum=0.9, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted():
+    model = _model()
+    return training.fit_model(model, *_augmented(0), **_EXACT_RESUME), model.get_weights()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("killed_after", [1, 2, 3])  # mid phase 1, phase boundary, mid phase 2
+def test_resumed_training_equals_an_uninterrupted_one(uninterrupted, tmp_path, killed_after):
+    expected, expected_weights = uninterrupted
+    backup = dict(backup_dir=tmp_path / "backup")
+    with pytest.raises(KeyboardInterrupt):
+        training.fit_model(_model(), *_augmented(0), callbacks=[_Interrupt(killed_after)],
+                           **backup, **_EXACT_RESUME)
+    model = _model(9)  # a fresh process: other initial weights and dropout seeds
+    resumed = training.fit_model(model, *_augmented(0), **backup, **_EXACT_RESUME)
+    assert list(resumed) == list(expected)  # same columns, same order
+    assert resumed["epoch"] == expected["epoch"] == [1, 2, 3, 4]
+    for key in expected:  # bitwise equal in practice; 1e-6 spares the CPU kernels' round-off
+        np.testing.assert_allclose(resumed[key], expected[key], rtol=1e-6, err_msg=key)
+    for a, b in zip(model.get_weights(), expected_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_backup_of_other_settings_is_discarded_with_the_changes_named(tiny, tmp_path):
+    train, val = tiny
+    kwargs = dict(phase1_epochs=2, phase2_epochs=1, backup_dir=tmp_path / "backup", verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit_model(_model(), train, val, phase1_lr=1e-3, callbacks=[_Interrupt(1)],
+                           **kwargs)
+    recorder = _Recorder()
+    with pytest.warns(UserWarning, match=r"discarded, the training starts from epoch 1: .*"
+                                         r"changed: fit_model\.phase1_lr: 0\.001 -> 0\.0005"):
+        history = training.fit_model(_model(), train, val, phase1_lr=5e-4,
+                                     callbacks=[recorder], **kwargs)
+    assert recorder.epochs == [0, 1, 0] and history["epoch"] == [1, 2, 3]  # retrained
+
+
+def _fingerprint(table, class_names=("cross", "disk"), **params):
+    return training.backup_fingerprint({"image_size": 32, **params}, slices=table,
+                                       class_names=list(class_names))
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(image_size=48), r"caller\.parameters\.image_size: 32 -> 48"),
+    (dict(table_row=("b.png", "val")), r"caller\.slices\.rows: 1 -> 2; "
+                                        r"caller\.slices\.sha256: \"[0-9a-f]+\.\.\. -> "),
+    (dict(class_names=("disk", "cross")),
+     r"caller\.class_names: \[\"cross\", \"disk\"\] -> \[\"disk\", \"cross\"\]"),
+])
+def test_backup_of_other_data_or_parameters_is_discarded(tiny, tmp_path, change, message):
+    train, val = tiny
+    table = pd.DataFrame({"path": ["a.png", "c.png"], "split": ["train", "test"]})
+    kwargs = dict(phase1_epochs=2, phase2_epochs=1, backup_dir=tmp_path / "backup", verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit_model(_model(), train, val, backup_fingerprint=_fingerprint(table),
+                           callbacks=[_Interrupt(1)], **kwargs)
+    if "table_row" in change:
+        table = pd.concat([table, pd.DataFrame([dict(zip(("path", "split"),
+                                                         change.pop("table_row")))])])
+    with pytest.warns(UserWarning, match=message):
+        training.fit_model(_model(), train, val, backup_fingerprint=_fingerprint(table, **change),
+                           **kwargs)
+
+
+def test_unchanged_fingerprint_resumes_and_test_rows_do_not_count(tiny, tmp_path):
+    train, val = tiny
+    table = pd.DataFrame({"path": ["a.png", "c.png"], "split": ["train", "test"]})
+    kwargs = dict(phase1_epochs=2, phase2_epochs=1, backup_dir=tmp_path / "backup", verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit_model(_model(), train, val, backup_fingerprint=_fingerprint(table),
+                           callbacks=[_Interrupt(1)], **kwargs)
+    table.loc[1, "path"] = "other.png"  # a test row: the training does not read it
+    recorder = _Recorder()
+    training.fit_model(_model(), train, val, backup_fingerprint=_fingerprint(table),
+                       callbacks=[recorder], **kwargs)
+    assert recorder.epochs == [1, 0]
+
+
+def test_unreadable_or_old_backup_is_discarded_and_foreign_files_are_kept(tiny, tmp_path):
+    train, val = tiny
+    folder = tmp_path / "backup"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    (folder / "state.json").write_text(json.dumps({"phase": 2, "epochs_done": 1, "files": {}}))
+    kwargs = dict(phase1_epochs=1, phase2_epochs=1, backup_dir=folder, verbose=0)
+    with pytest.warns(UserWarning, match=r"holds no fingerprint \(an older fossilct wrote it\)"):
+        history = training.fit_model(_model(), train, val, **kwargs)
+    assert history["epoch"] == [1, 2]
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+    (folder / "state.json").write_text('{"fingerprint": "x", "files"')
+    with pytest.warns(UserWarning, match=r"state\.json cannot be read \(JSONDecodeError"):
+        training.fit_model(_model(), train, val, **kwargs)
+
+
+def test_backup_with_a_missing_file_is_discarded(tiny, tmp_path):
+    train, val = tiny
+    kwargs = dict(phase1_epochs=2, phase2_epochs=1, backup_dir=tmp_path / "backup", verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit_model(_model(), train, val, callbacks=[_Interrupt(1)], **kwargs)
+    next((tmp_path / "backup").glob("latest-*")).unlink()
+    with pytest.warns(UserWarning,
+                      match=r"its file\(s\) \['latest-p1e1\.weights\.h5'\] are missing"):
+        training.fit_model(_model(), train, val, **kwargs)
+
+
+def test_backup_fingerprint_arguments(tiny, tmp_path):
+    train, val = tiny
+    with pytest.raises(ValueError, match=r"`backup_fingerprint` is given without `backup_dir`"):
+        training.fit_model(_model(), train, val, backup_fingerprint="abc", verbose=0)
+    with pytest.raises(TypeError, match=r"`backup_fingerprint\.augmentation` is a object"):
+        training.fit_model(_model(), train, val, backup_dir=tmp_path / "b",
+                           backup_fingerprint={"augmentation": object()}, verbose=0)
+    with pytest.raises(TypeError, match=r"`backup_fingerprint` must be a str or a mapping; got "
+                                        r"int"):
+        training.fit_model(_model(), train, val, backup_dir=tmp_path / "b",
+                           backup_fingerprint=3, verbose=0)
+    with pytest.raises(ValueError, match=r"`slices` has no 'split' column"):
+        training.backup_fingerprint({}, slices=pd.DataFrame({"path": []}), class_names=[])
 
 
 def test_interrupt_after_phase_one_resumes_with_phase_two(tiny, tmp_path):
@@ -151,6 +291,8 @@ def test_pretrained_partial_unfreeze_focal_loss_and_class_weights(tiny, tmp_path
     (dict(unfreeze=100), r"`unfreeze`=100: use 'all' or the number of last backbone layers"),
     (dict(unfreeze="half"), r"`unfreeze`='half'"),
     (dict(ema_momentum=1.5), r"`ema_momentum`=1.5 must lie in \(0, 1\)"),
+    (dict(weight_decay=-1e-4), r"`weight_decay`=-0.0001 must be a finite number >= 0"),
+    (dict(focal_gamma=-2.0), r"`focal_gamma`=-2.0 must be >= 0, or None"),
 ])
 def test_bad_fit_arguments(tiny, kwargs, message):
     train, val = tiny
@@ -222,6 +364,14 @@ def test_save_and_load_training_outputs(trained, tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-6)
     assert not list((tmp_path / "run").glob(".*tmp*"))  # no leftovers of the atomic writes
+    timer = training.EpochTimer()
+    timer.on_epoch_begin(0)
+    timer.on_epoch_end(0)
+    again = training.save_training_outputs(tmp_path / "timed", model, history, ["disk", "cross"],
+                                           params, timing=timer.summary())
+    timing = json.loads(again["timing.json"].read_text())
+    assert timing["epochs"] == 1 and timing["seconds"] >= 0
+    assert "seconds" not in pd.read_csv(again["history.csv"]).columns  # history stays timeless
 
 
 def test_training_output_errors(tmp_path):

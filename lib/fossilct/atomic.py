@@ -3,7 +3,11 @@
 A reader never sees a half-written artifact: either the old file (or none) or the complete new
 one. An exception or Ctrl-C while writing leaves the destination untouched and removes the
 temporary file. ``os.replace`` is atomic on POSIX when source and destination share a folder,
-which is why the temporary file is created next to the destination.
+which is why the temporary file is created next to the destination. A process killed outright
+(SIGKILL, power loss) cannot clean up: the next write to the same destination removes the
+temporaries such a writer left (``.<name>.*.tmp*`` and ``.<name>.*.old``), so one writer per
+destination at a time is assumed, as in a run folder. Finished files and folders get the usual
+permissions (``0o666`` / ``0o777`` less the umask), not the temporary's private ones.
 """
 
 from __future__ import annotations
@@ -30,6 +34,22 @@ __all__ = [
 ]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Delete the temporaries a killed writer of `path` left beside it."""
+    for pattern in (f".{path.name}.*.tmp*", f".{path.name}.*.old"):
+        for leftover in path.parent.glob(pattern):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path that is renamed to `path` when the block succeeds.
@@ -53,12 +73,14 @@ def atomic_path(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(path)
     suffix = "".join(path.suffixes) if suffix is None else suffix
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -74,9 +96,11 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
             os.replace(path, old / path.name)

@@ -1,8 +1,9 @@
-"""tf.data input pipeline from the slice manifest.
+"""tf.data input pipeline from the slice table.
 
-The manifest (``manifest.csv``, written by ``fossilct.manifest``) has one row per slice; this module
-needs its columns ``path`` (PNG, relative to the manifest's folder), ``slice_id``, ``specimen_id``,
-``species`` and ``split``. A dataset for one split streams::
+The slice table (:func:`fossilct.split.read_split_slices`: the manifest of the slice step with the
+split step's assignments) has one row per slice; this module needs its columns ``path`` (absolute
+PNG path), ``slice_id``, ``specimen_id``, ``species`` and ``split``. A dataset for one split
+streams::
 
     file list (seeded permutation) -> read + decode PNG (1 channel, uint8) -> resize with black
     padding to the model's input size -> cache (memory or disk) -> bounded shuffle -> batch ->
@@ -27,12 +28,10 @@ import pandas as pd
 import tensorflow as tf
 
 from fossilct.augment import seed_from_rng
+from fossilct.manifest import SPLITS
 
 __all__ = [
-    "MANIFEST_COLUMNS",
-    "SPLITS",
-    "read_manifest",
-    "class_names_from_manifest",
+    "SLICE_COLUMNS",
     "select_split",
     "class_weights",
     "choose_cache",
@@ -40,9 +39,8 @@ __all__ = [
     "load_split_arrays",
 ]
 
-MANIFEST_COLUMNS = ("path", "slice_id", "specimen_id", "species", "split")
-"""Manifest columns this module reads (of ``fossilct.manifest.MANIFEST_COLUMNS``)."""
-SPLITS = ("train", "val", "test")
+SLICE_COLUMNS = ("path", "slice_id", "specimen_id", "species", "split")
+"""Columns of the slice table (``fossilct.manifest.MANIFEST_COLUMNS``) this module reads."""
 
 DEFAULT_BATCH_SIZE = 32
 """Report: 32."""
@@ -52,59 +50,11 @@ DEFAULT_MEMORY_CACHE_BYTES = 1 << 30
 """Largest estimated cache (n_images x image_size**2 bytes) kept in memory: 1 GiB."""
 
 
-def read_manifest(manifest_csv: str | os.PathLike) -> pd.DataFrame:
-    """Read a slice manifest (:func:`fossilct.manifest.read_manifest`) with absolute paths.
-
-    Parameters
-    ----------
-    manifest_csv : path-like
-        ``manifest.csv``; its ``path`` entries are relative to its folder.
-
-    Returns
-    -------
-    DataFrame
-        The manifest with ``path`` resolved against the manifest's folder.
-
-    Raises
-    ------
-    FileNotFoundError
-        If `manifest_csv` does not exist.
-    fossilct.manifest.ManifestError
-        If columns are missing or values do not parse.
-    """
-    from fossilct import manifest as manifest_module
-
-    manifest = manifest_module.read_manifest(manifest_csv)
-    root = Path(manifest_csv).resolve().parent
-    manifest["path"] = [str(root / p) for p in manifest["path"]]
-    return manifest
-
-
 def _check_columns(manifest: pd.DataFrame, where: str) -> None:
-    missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
+    missing = [c for c in SLICE_COLUMNS if c not in manifest.columns]
     if missing:
-        raise ValueError(f"manifest {where} lacks the column(s) {missing}; a slice manifest "
-                         f"needs {list(MANIFEST_COLUMNS)}.")
-
-
-def class_names_from_manifest(manifest: pd.DataFrame) -> list[str]:
-    """The sorted species names of the whole manifest: the fixed label order of every model.
-
-    Raises
-    ------
-    ValueError
-        If the manifest has fewer than two species.
-
-    Examples
-    --------
-    >>> class_names_from_manifest(pd.DataFrame({"species": ["b", "a", "b"]}))
-    ['a', 'b']
-    """
-    names = sorted(str(s) for s in pd.unique(manifest["species"]))
-    if len(names) < 2:
-        raise ValueError(f"the manifest holds {len(names)} species ({names}); classification "
-                         "needs at least 2.")
-    return names
+        raise ValueError(f"slice table {where} lacks the column(s) {missing}; it needs "
+                         f"{list(SLICE_COLUMNS)} (read it with fossilct.split.read_split_slices).")
 
 
 def select_split(manifest: pd.DataFrame, split: str, *, class_names: Sequence[str],
@@ -114,7 +64,7 @@ def select_split(manifest: pd.DataFrame, split: str, *, class_names: Sequence[st
     Parameters
     ----------
     manifest : DataFrame
-        With the columns ``MANIFEST_COLUMNS``; ``path`` absolute (see :func:`read_manifest`).
+        With the columns ``SLICE_COLUMNS``; ``path`` absolute.
     split : {"train", "val", "test"}
     class_names : sequence of str
         The label order.
@@ -148,7 +98,7 @@ def select_split(manifest: pd.DataFrame, split: str, *, class_names: Sequence[st
     if unknown:
         raise ValueError(f"split {split!r} holds species {unknown} that are not in "
                          f"`class_names` ({list(class_names)}); derive class_names from the "
-                         "whole manifest with class_names_from_manifest().")
+                         "whole manifest with fossilct.manifest.class_names_of().")
     if require_all_classes is None:
         require_all_classes = split != "test"
     absent = [c for c in class_names if c not in species]
@@ -281,10 +231,10 @@ def make_dataset(manifest: pd.DataFrame, *, split: str, class_names: Sequence[st
     Parameters
     ----------
     manifest : DataFrame
-        Slice manifest with absolute paths (:func:`read_manifest`).
+        Slice table with absolute paths and splits (:func:`fossilct.split.read_split_slices`).
     split : {"train", "val", "test"}
     class_names : sequence of str
-        Label order (:func:`class_names_from_manifest`).
+        Label order (:func:`fossilct.manifest.class_names_of`).
     image_size : int
         Edge (px) the slices are resized to, aspect kept, padded with black.
     batch_size : int

@@ -1,10 +1,12 @@
-"""Running a trained model over a split, and everything notebook 05 reports about it.
+"""Running a trained model over the held-out splits, and everything notebook 05 reports.
 
-:func:`predict_split` gives the predictions table (one row per slice, one probability column per
-class) that later comparisons and ensembles reuse instead of re-running models;
-:func:`summarize_predictions` turns it into metrics with specimen-bootstrap intervals, the
-per-species table, confusion matrices, reliability and ROC data; :func:`report_markdown` writes
-the tables as Markdown; :func:`save_evaluation_outputs` writes the folder.
+:func:`predict_splits` gives the predictions table (one row per slice of the validation and test
+splits, one probability column per class) that ensembles and comparisons reuse instead of
+re-running models: they choose on validation and report on test;
+:func:`summarise_predictions` turns the test rows into metrics with specimen-bootstrap intervals,
+the per-species table, confusion matrices, reliability and ROC data; :func:`report_markdown`
+writes the tables as Markdown; :func:`save_evaluation_outputs` writes the folder and checks it;
+:func:`read_predictions` reads it back.
 """
 
 from __future__ import annotations
@@ -21,16 +23,25 @@ from fossilct import atomic, metrics
 
 __all__ = [
     "PROB_PREFIX",
+    "PREDICTED_SPLITS",
     "Evaluation",
     "predict_split",
+    "predict_splits",
     "arrays_from_predictions",
-    "summarize_predictions",
+    "summarise_predictions",
     "report_markdown",
     "save_evaluation_outputs",
+    "save_tta_outputs",
+    "read_predictions",
+    "measure_throughput",
 ]
 
 PROB_PREFIX = "prob_"
 """Prefix of the probability columns of a predictions table (``prob_<class name>``)."""
+PREDICTED_SPLITS = ("val", "test")
+"""Splits every evaluation predicts: validation (to choose ensembles on) and test (to report)."""
+PREDICTIONS_FILE = "predictions.csv"
+THROUGHPUT_FILE = "throughput.json"
 DEFAULT_PREDICT_BATCH = 64
 _METRIC_LABELS = {
     "accuracy": "Accuracy (slice)", "balanced_accuracy": "Balanced accuracy",
@@ -62,7 +73,7 @@ def predict_split(model, manifest: pd.DataFrame, *, class_names: Sequence[str],
     model : keras.Model
         Built by :func:`fossilct.models.build_model` (or loaded from its ``model.keras``).
     manifest : DataFrame
-        Slice manifest with absolute paths (:func:`fossilct.data.read_manifest`).
+        Slice table with absolute paths (:func:`fossilct.split.read_split_slices`).
     class_names : sequence of str
         The model's output order (``class_names.json``).
     split : {"test", "val", "train"}
@@ -75,8 +86,8 @@ def predict_split(model, manifest: pd.DataFrame, *, class_names: Sequence[str],
     Returns
     -------
     DataFrame
-        In manifest order: ``slice_id``, ``specimen_id``, ``species``, ``predicted`` and one
-        ``prob_<class>`` column per class.
+        In manifest order: ``split``, ``slice_id``, ``specimen_id``, ``species``, ``predicted``
+        and one ``prob_<class>`` column per class.
 
     Raises
     ------
@@ -102,6 +113,7 @@ def predict_split(model, manifest: pd.DataFrame, *, class_names: Sequence[str],
     probs = np.mean([model.predict(ds.map(_dihedral(k, flip)), verbose=0)
                      for k, flip in transforms], axis=0)
     table = pd.DataFrame({
+        "split": split,
         "slice_id": rows["slice_id"].to_numpy(), "specimen_id": rows["specimen_id"].to_numpy(),
         "species": rows["species"].to_numpy(),
         "predicted": np.asarray(class_names)[probs.argmax(axis=1)],
@@ -109,6 +121,15 @@ def predict_split(model, manifest: pd.DataFrame, *, class_names: Sequence[str],
     for c, name in enumerate(class_names):
         table[PROB_PREFIX + name] = probs[:, c].astype(np.float64)
     return table
+
+
+def predict_splits(model, slices: pd.DataFrame, *, class_names: Sequence[str],
+                   splits: Sequence[str] = PREDICTED_SPLITS,
+                   batch_size: int = DEFAULT_PREDICT_BATCH, tta: bool = False) -> pd.DataFrame:
+    """:func:`predict_split` of each of `splits` (default validation and test), one table."""
+    return pd.concat([predict_split(model, slices, class_names=class_names, split=split,
+                                    batch_size=batch_size, tta=tta) for split in splits],
+                     ignore_index=True)
 
 
 def arrays_from_predictions(predictions: pd.DataFrame, *, class_names: Sequence[str]
@@ -174,17 +195,21 @@ class Evaluation:
     roc: dict
 
 
-def summarize_predictions(predictions: pd.DataFrame, *, class_names: Sequence[str],
+def summarise_predictions(predictions: pd.DataFrame, *, class_names: Sequence[str],
+                          split: str = "test",
                           n_bootstrap: int = metrics.DEFAULT_N_BOOTSTRAP,
                           rng: int | np.random.Generator = 0,
                           n_bins: int = metrics.DEFAULT_ECE_BINS) -> Evaluation:
-    """Metrics (95% specimen-bootstrap CIs), tables and curve data of a predictions table.
+    """Metrics (95% specimen-bootstrap CIs), tables and curve data of one split's predictions.
 
     Parameters
     ----------
     predictions : DataFrame
-        From :func:`predict_split`.
+        From :func:`predict_splits`; only the rows of `split` are summarised (a table without a
+        ``split`` column is taken whole).
     class_names : sequence of str
+    split : str
+        Default ``"test"``.
     n_bootstrap, rng, n_bins
         See :func:`fossilct.metrics.evaluate_predictions`.
 
@@ -197,6 +222,8 @@ def summarize_predictions(predictions: pd.DataFrame, *, class_names: Sequence[st
     ValueError
         As :func:`arrays_from_predictions` and :func:`fossilct.metrics.evaluate_predictions`.
     """
+    if "split" in predictions.columns:
+        predictions = predictions[predictions["split"] == split]
     y_true, probs, specimens = arrays_from_predictions(predictions, class_names=class_names)
     counts, normalised = metrics.confusion_matrices(y_true, probs, class_names=class_names)
     return Evaluation(
@@ -271,27 +298,70 @@ def report_markdown(metrics_dict: Mapping, per_species: pd.DataFrame, *,
     return "\n".join(lines) + "\n"
 
 
+def measure_throughput(model, *, batch_size: int = DEFAULT_PREDICT_BATCH, n_batches: int = 5
+                       ) -> dict:
+    """Inference speed of `model` on batches of its own input size (images in memory, so disk
+    and decoding do not count; the first, compiling batch is not timed).
+
+    Returns
+    -------
+    dict
+        ``slices_per_second``, ``batch_size``, ``n_batches``, ``input_size``.
+
+    Examples
+    --------
+    >>> from fossilct.models import build_model
+    >>> speed = measure_throughput(build_model("small_cnn", n_classes=2, input_size=32),
+    ...                            batch_size=4, n_batches=2)
+    >>> speed["slices_per_second"] > 0, speed["input_size"]
+    (True, 32)
+    """
+    import time
+
+    from fossilct.models import model_input_size
+
+    if int(batch_size) < 1 or int(n_batches) < 1:
+        raise ValueError(f"`batch_size` and `n_batches` must be >= 1; got {batch_size}, "
+                         f"{n_batches}.")
+    size = model_input_size(model)
+    batch = np.zeros((int(batch_size), size, size, 1), np.float32)
+    model.predict_on_batch(batch)
+    start = time.perf_counter()
+    for _ in range(int(n_batches)):
+        model.predict_on_batch(batch)
+    seconds = time.perf_counter() - start
+    return {"slices_per_second": int(batch_size) * int(n_batches) / seconds,
+            "batch_size": int(batch_size), "n_batches": int(n_batches), "input_size": size}
+
+
 def save_evaluation_outputs(out_dir: str | os.PathLike, evaluation: Evaluation, *,
                             predictions: pd.DataFrame, report: str,
                             figures: Mapping[str, object] | None = None,
+                            throughput: Mapping | None = None,
                             prefix: str = "") -> dict[str, Path]:
-    """Write an evaluation folder, every file atomically.
+    """Write an evaluation folder, every file atomically, then check what was written.
 
     Files (each name preceded by `prefix`, e.g. ``"tta_"`` for test-time augmentation):
     ``predictions.csv``, ``metrics.json``, ``per_species.csv``, ``confusion_counts.csv``,
-    ``confusion_normalised.csv``, ``reliability.csv``, ``report.md`` and ``<name>.png`` for
-    each figure.
+    ``confusion_normalised.csv``, ``reliability.csv``, ``report.md``, ``<name>.png`` for
+    each figure and ``throughput.json`` when `throughput` (:func:`measure_throughput`) is given.
 
     Returns
     -------
     dict of str to Path
         File name (without prefix) -> path.
+
+    Raises
+    ------
+    ValueError
+        If the predictions read back differ in shape from `predictions` or hold NaN
+        probabilities, or the accuracy has no value.
     """
     out_dir = Path(out_dir)
     names = {name: out_dir / f"{prefix}{name}" for name in (
-        "predictions.csv", "metrics.json", "per_species.csv", "confusion_counts.csv",
+        PREDICTIONS_FILE, "metrics.json", "per_species.csv", "confusion_counts.csv",
         "confusion_normalised.csv", "reliability.csv", "report.md")}
-    atomic.write_csv(names["predictions.csv"], predictions)
+    atomic.write_csv(names[PREDICTIONS_FILE], predictions)
     atomic.write_json(names["metrics.json"], evaluation.metrics)
     atomic.write_csv(names["per_species.csv"], evaluation.per_species.reset_index())
     atomic.write_csv(names["confusion_counts.csv"], evaluation.confusion_counts.reset_index())
@@ -301,4 +371,67 @@ def save_evaluation_outputs(out_dir: str | os.PathLike, evaluation: Evaluation, 
     atomic.write_text(names["report.md"], report)
     for name, fig in (figures or {}).items():
         names[f"{name}.png"] = atomic.save_figure(fig, out_dir / f"{prefix}{name}.png")
+    if throughput is not None:
+        names[THROUGHPUT_FILE] = atomic.write_json(out_dir / f"{prefix}{THROUGHPUT_FILE}",
+                                                   dict(throughput))
+    back = read_predictions(out_dir, prefix=prefix)
+    probabilities = back.filter(like=PROB_PREFIX)
+    if back.shape != predictions.shape or probabilities.isna().any().any():
+        raise ValueError(f"{names[PREDICTIONS_FILE]} reads back as {back.shape} (written "
+                         f"{predictions.shape}) or with missing probabilities; the disk may be "
+                         "full. Re-run the evaluation.")
+    if evaluation.metrics["accuracy"]["value"] is None:
+        raise ValueError(f"{names['metrics.json']}: the accuracy has no value; check the test "
+                         "split.")
     return names
+
+
+def save_tta_outputs(out_dir: str | os.PathLike, model, slices: pd.DataFrame, *,
+                     class_names: Sequence[str], enabled: bool, title: str,
+                     batch_size: int = DEFAULT_PREDICT_BATCH,
+                     n_bootstrap: int = metrics.DEFAULT_N_BOOTSTRAP,
+                     rng: int | np.random.Generator = 0) -> dict[str, Path]:
+    """With `enabled`, evaluate with test-time augmentation (8 flips and rotations) and write the
+    folder's ``tta_`` files (see :func:`save_evaluation_outputs`); else write nothing.
+
+    Returns
+    -------
+    dict of str to Path
+        Empty when not `enabled`.
+    """
+    if not enabled:
+        return {}
+    from fossilct.plots.evaluation import evaluation_figures
+
+    predictions = predict_splits(model, slices, class_names=class_names, batch_size=batch_size,
+                                 tta=True)
+    result = summarise_predictions(predictions, class_names=class_names,
+                                   n_bootstrap=n_bootstrap, rng=rng)
+    return save_evaluation_outputs(
+        out_dir, result, predictions=predictions, prefix="tta_",
+        report=report_markdown(result.metrics, result.per_species, title=f"{title}, TTA"),
+        figures=evaluation_figures(result))
+
+
+def read_predictions(eval_dir: str | os.PathLike, *, prefix: str = "") -> pd.DataFrame:
+    """The predictions table of an evaluation folder (validation and test rows).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder has no predictions (the message names the step that writes them).
+    ValueError
+        If the table has no ``split`` column or no validation rows: it was written before
+        evaluations predicted the validation split; re-run the evaluation step.
+    """
+    path = Path(eval_dir) / f"{prefix}{PREDICTIONS_FILE}"
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} does not exist; run the evaluation step "
+                                "(notebook 05) for this model.")
+    table = pd.read_csv(path, dtype={"split": str, "slice_id": str, "specimen_id": str,
+                                     "species": str, "predicted": str}, keep_default_na=False)
+    if "split" not in table.columns or not table["split"].isin(["val"]).any():
+        raise ValueError(f"{path} holds no validation predictions (it predates them); re-run "
+                         "the evaluation step for this model (`python run_all.py --only 05 "
+                         "--force`).")
+    return table

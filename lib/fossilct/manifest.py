@@ -28,9 +28,14 @@ a byte-identical file.
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import os
 import re
+import unicodedata
 from pathlib import Path, PurePosixPath
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -43,12 +48,15 @@ __all__ = [
     "LEAKY_PREFIX",
     "ManifestError",
     "slice_id_for",
+    "safe_component",
+    "check_distinct_components",
     "image_path_for",
     "format_vector",
     "parse_vector",
     "write_manifest",
     "read_manifest",
     "check_manifest",
+    "class_names_of",
 ]
 
 MANIFEST_COLUMNS = ("path", "slice_id", "file", "specimen_id", "species", "split", "plane",
@@ -65,14 +73,92 @@ _FLOAT_FORMATS = {"angle_deg": "{:.3f}", "offset_um": "{:.3f}", "foreground_frac
 _SORT_KEYS = ["species", "specimen_id", "file", "slice_id"]
 _MAX_LISTED = 10  # problems listed in one error message
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_COMPONENT_CHARS = 100
+"""Longest name :func:`safe_component` returns (file systems allow 255 bytes per component)."""
 
 
 class ManifestError(ValueError):
     """The manifest breaks its contract (columns, ids, values, files)."""
 
 
-def _safe(text: str) -> str:
-    return _SAFE.sub("_", str(text)).strip("_") or "_"
+def safe_component(name: str) -> str:
+    """`name` as one file or folder name that stays where it is put.
+
+    Accents are dropped (``é`` -> ``e``), every run of characters other than ASCII letters,
+    digits, ``.``, ``_`` and ``-`` becomes ``_`` (so ``/`` and ``\\`` never survive), dots and
+    underscores are stripped from both ends (no ``.``, ``..`` or hidden names), an empty result
+    becomes ``_``, and a result longer than ``MAX_COMPONENT_CHARS`` is cut and made unique with
+    8 hex digits of the name's SHA-1. Distinct names can still share a component
+    (``"a b"``, ``"a_b"``): see :func:`check_distinct_components`.
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    str
+        Non-empty, at most ``MAX_COMPONENT_CHARS`` characters of ``[A-Za-z0-9._-]``, neither
+        starting nor ending with ``.`` or ``_`` (unless it is ``_``).
+
+    Examples
+    --------
+    >>> safe_component("alveolina like"), safe_component(".."), safe_component("../../etc")
+    ('alveolina_like', '_', 'etc')
+    >>> safe_component("Nummulites é/β")
+    'Nummulites_e'
+    """
+    folded = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    component = _SAFE.sub("_", folded).strip("._") or "_"
+    if len(component) > MAX_COMPONENT_CHARS:
+        digest = hashlib.sha1(str(name).encode()).hexdigest()[:8]
+        component = f"{component[:MAX_COMPONENT_CHARS - 9]}-{digest}"
+    return component
+
+
+def check_distinct_components(names: Iterable[str], *, what: str) -> dict[str, str]:
+    """Map each distinct name to its :func:`safe_component`; refuse two names that share one.
+
+    Call it before writing files named after `names`, so that two species (or files) never
+    write into one folder (or over one image) unnoticed.
+
+    Parameters
+    ----------
+    names : iterable of str
+        Repeats are fine.
+    what : str
+        What the names are, for the message (e.g. ``"species"``).
+
+    Returns
+    -------
+    dict of str to str
+        name -> component.
+
+    Raises
+    ------
+    ManifestError
+        Naming every group of names that share a component (compared ignoring case, as
+        macOS and Windows file systems do), and the fix.
+
+    Examples
+    --------
+    >>> check_distinct_components(["a b", "c", "a b"], what="species")
+    {'a b': 'a_b', 'c': 'c'}
+    """
+    components = {str(name): safe_component(name) for name in names}
+    groups: dict[str, list[str]] = {}
+    for name, component in components.items():
+        # case-insensitive file systems (macOS, Windows) would merge names differing in case
+        groups.setdefault(component.casefold(), []).append(name)
+    clashes = [f"{', '.join(map(repr, sorted(group)))} -> {components[group[0]]!r}"
+               for group in groups.values() if len(group) > 1]
+    if clashes:
+        raise ManifestError(
+            f"{len(clashes)} group(s) of distinct {what} names would share a file or folder name "
+            f"once made safe for paths: {'; '.join(clashes[:_MAX_LISTED])}. Rename them in "
+            "specimens.csv so that they differ in letters or digits, not only in spaces, "
+            "punctuation, accents or upper/lower case.")
+    return components
 
 
 def slice_id_for(file: str, plane: str, index: int) -> str:
@@ -83,18 +169,24 @@ def slice_id_for(file: str, plane: str, index: int) -> str:
     >>> slice_id_for("scans/alveolina 01.nii.gz", "rot_pr_040", 17)
     'scans_alveolina_01.nii.gz__rot_pr_040__0017'
     """
-    return f"{_safe(file)}__{_safe(plane)}__{int(index):04d}"
+    return f"{safe_component(file)}__{safe_component(plane)}__{int(index):04d}"
 
 
 def image_path_for(species: str, slice_id: str) -> str:
     """Return the PNG path of a slice, relative to the manifest's folder.
 
+    Both parts go through :func:`safe_component`, so the path always lies inside
+    ``images/<one folder>/`` whatever the names hold (``..``, ``/``).
+
     Examples
     --------
     >>> image_path_for("alveolina_like", "a__axis_p__0003")
     'images/alveolina_like/a__axis_p__0003.png'
+    >>> image_path_for("..", "../../x")
+    'images/_/x.png'
     """
-    return str(PurePosixPath("images", _safe(species), f"{slice_id}.png"))
+    return str(PurePosixPath("images", safe_component(species),
+                             f"{safe_component(slice_id)}.png"))
 
 
 def format_vector(values, *, decimals: int | None = 6, sep: str = " ") -> str:
@@ -183,21 +275,73 @@ def write_manifest(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
             f"Cannot write the manifest to {str(path)!r}: columns {missing} are missing. Build "
             f"rows with fossilct.slice_dataset.build_slice_dataset."
         )
+    check_distinct_components(frame["species"].astype(str), what="species")
+    for column in ("slice_id", "path"):
+        shared = frame.groupby(frame[column].astype(str))["file"].unique()
+        shared = shared[shared.map(len) > 1]
+        if len(shared):
+            examples = "; ".join(f"{value!r} from {sorted(map(str, files))}"
+                                 for value, files in shared.head(_MAX_LISTED).items())
+            raise ManifestError(
+                f"Cannot write the manifest to {str(path)!r}: {len(shared)} {column} value(s) "
+                f"come from more than one volume file, so one image overwrote another: "
+                f"{examples}. Rename the files in specimens.csv so that their names differ in "
+                "letters or digits, not only in punctuation.")
     return atomic.write_csv(path, _formatted(frame))
 
 
-def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
+def _inside(path: str) -> bool:
+    """Whether a manifest path stays inside the manifest's folder: relative, POSIX separators
+    (a backslash is a separator on Windows), no ``..``."""
+    return (bool(path) and not path.startswith("/") and "\\" not in path
+            and ":" not in PurePosixPath(path).parts[0] and ".." not in PurePosixPath(path).parts)
+
+
+def _check_complete_rows(text: str, path: Path, rebuild: str) -> None:
+    """Refuse an empty manifest, and one whose rows do not all have the header's field count
+    (a file cut mid-row by a killed writer or a full disk)."""
+    if not text.strip():
+        raise ManifestError(f"Manifest {str(path)!r} is empty. {rebuild}")
+    if not text.endswith("\n"):  # write_manifest ends every row, the last one included
+        raise ManifestError(f"Manifest {str(path)!r} is cut short: its last line "
+                            f"({text.count(chr(10)) + 1}) has no line end, so its last value may "
+                            f"be incomplete. {rebuild}")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+        short = [(reader.line_num, len(row)) for row in reader
+                 if row and len(row) != len(header)]
+    except csv.Error as error:
+        raise ManifestError(f"Manifest {str(path)!r} is cut short or damaged at line "
+                            f"{reader.line_num} ({error}). {rebuild}") from None
+    if short:
+        shown = ", ".join(f"line {line} has {n}" for line, n in short[:_MAX_LISTED])
+        raise ManifestError(f"Manifest {str(path)!r} is cut short or damaged: the header has "
+                            f"{len(header)} fields, but {shown}. {rebuild}")
+
+
+def read_manifest(path: str | os.PathLike, *, absolute_paths: bool = False) -> pd.DataFrame:
     """Read a manifest written by :func:`write_manifest`.
 
     Text columns stay strings (an unassigned ``split`` is ``""``), ``index`` and ``seed`` are
     int64 and the other numbers float64.
+
+    Parameters
+    ----------
+    path : path-like
+    absolute_paths : bool, keyword-only
+        Resolve ``path`` entries against the manifest's folder (what loaders of the images
+        need); default False keeps them relative, as written.
 
     Raises
     ------
     FileNotFoundError
         If `path` does not exist.
     ManifestError
-        If columns are missing or values do not parse.
+        If the file is empty, not UTF-8, cut short (a row with too few fields, an unclosed
+        quote: the message names the lines), columns are missing, numbers do not parse, or an
+        image path leads outside the manifest's folder (absolute, ``..``, a backslash; the
+        message names the lines and values).
     """
     path = Path(path)
     if not path.is_file():
@@ -205,21 +349,45 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
             f"No manifest at {str(path)!r}. Run notebook 02_slices (or `python run_all.py --only "
             f"02_slices`) to build it, or pass the right `manifest_csv` parameter."
         )
-    frame = pd.read_csv(path, dtype={c: str for c in _TEXT_COLUMNS}, keep_default_na=False)
+    rebuild = "Rebuild it: re-run the slice step (notebook 02_slices)."
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ManifestError(f"Manifest {str(path)!r} is not UTF-8 text (byte {error.start} cannot "
+                            f"be decoded); it was not written by write_manifest. {rebuild}"
+                            ) from None
+    _check_complete_rows(text, path, rebuild)
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     missing = [c for c in MANIFEST_COLUMNS if c not in frame.columns]
     if missing:
         raise ManifestError(
             f"Manifest {str(path)!r} lacks columns {missing} (has {list(frame.columns)}). It was "
             f"not written by fossilct.manifest.write_manifest; rebuild it with notebook 02."
         )
-    try:
-        for column in _INT_COLUMNS:
-            frame[column] = pd.to_numeric(frame[column]).astype(np.int64)
-        for column in _FLOAT_FORMATS:
-            frame[column] = pd.to_numeric(frame[column]).astype(np.float64)
-    except (ValueError, TypeError) as error:
-        raise ManifestError(f"Manifest {str(path)!r} holds a non-numeric value: {error}.") from None
-    return frame.loc[:, list(MANIFEST_COLUMNS)]
+    for column in _INT_COLUMNS + tuple(_FLOAT_FORMATS):
+        numbers = pd.to_numeric(frame[column], errors="coerce")
+        bad = np.flatnonzero(numbers.isna() | ~np.isfinite(numbers.to_numpy(dtype=float)))
+        if column in _INT_COLUMNS:
+            bad = np.union1d(bad, np.flatnonzero(numbers.notna() & (numbers % 1 != 0)))
+        if bad.size:
+            shown = ", ".join(f"line {row + 2}: {frame[column].iloc[row]!r}"
+                              for row in bad[:_MAX_LISTED])
+            kind = "an integer" if column in _INT_COLUMNS else "a finite number"
+            raise ManifestError(f"Manifest {str(path)!r}: column {column!r} must hold {kind} "
+                                f"in every row; {bad.size} do not ({shown}). {rebuild}")
+        frame[column] = numbers.astype(np.int64 if column in _INT_COLUMNS else np.float64)
+    outside = np.flatnonzero([not _inside(p) for p in frame["path"]])
+    if outside.size:
+        shown = ", ".join(f"line {row + 2}: {frame['path'].iloc[row]!r}"
+                          for row in outside[:_MAX_LISTED])
+        raise ManifestError(f"Manifest {str(path)!r}: {outside.size} image path(s) lead outside "
+                            f"its folder ({shown}); paths must be relative, with '/' and "
+                            f"without '..'. {rebuild}")
+    frame = frame.loc[:, list(MANIFEST_COLUMNS)]
+    if absolute_paths:
+        root = path.resolve().parent
+        frame["path"] = [str(root / p) for p in frame["path"]]
+    return frame
 
 
 def _row_problems(frame: pd.DataFrame) -> list[str]:
@@ -232,9 +400,10 @@ def _row_problems(frame: pd.DataFrame) -> list[str]:
         if empty.size:
             problems.append(f"empty {column} in rows {empty[:_MAX_LISTED].tolist()}")
     paths = frame["path"].astype(str)
-    bad_path = np.flatnonzero([p.startswith("/") or ".." in PurePosixPath(p).parts for p in paths])
+    bad_path = np.flatnonzero([not _inside(p) for p in paths])
     if bad_path.size:
-        problems.append(f"path must be relative without '..' (rows {bad_path[:_MAX_LISTED].tolist()})")
+        problems.append(f"path must be relative, with '/' and without '..' (rows "
+                        f"{bad_path[:_MAX_LISTED].tolist()})")
     split = frame["split"].fillna("").astype(str)
     allowed = {""} | set(SPLITS) | {LEAKY_PREFIX + s for s in SPLITS}
     bad_split = np.flatnonzero(~split.isin(allowed))
@@ -319,3 +488,23 @@ def check_manifest(frame: pd.DataFrame, *, root: str | os.PathLike, check_files:
             "Manifest check failed:\n- " + "\n- ".join(problems)
             + "\nRebuild the slices with notebook 02 (run_all.py --only 02_slices --force)."
         )
+
+
+def class_names_of(slices: pd.DataFrame) -> list[str]:
+    """The sorted species of a whole slice table: the fixed label order of every model.
+
+    Raises
+    ------
+    ValueError
+        If the table holds fewer than two species.
+
+    Examples
+    --------
+    >>> class_names_of(pd.DataFrame({"species": ["b", "a", "b"]}))
+    ['a', 'b']
+    """
+    names = sorted(str(s) for s in pd.unique(slices["species"]))
+    if len(names) < 2:
+        raise ValueError(f"the slice table holds {len(names)} species ({names}); classification "
+                         "needs at least 2.")
+    return names

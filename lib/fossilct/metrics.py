@@ -27,6 +27,7 @@ import pandas as pd
 __all__ = [
     "METRIC_KEYS",
     "evaluate_predictions",
+    "bootstrap_replicates",
     "per_species_report",
     "confusion_matrices",
     "reliability_table",
@@ -202,6 +203,36 @@ def _entry(value: float, replicates: np.ndarray | None) -> dict:
     return {"value": value, "ci95": [float(low), float(high)]}
 
 
+def _check_options(n_bootstrap, resample: str, n_bins: int, *, minimum: int = 0) -> None:
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)) or (
+            n_bootstrap < minimum):
+        raise ValueError(f"`n_bootstrap` must be an int >= {minimum}; got {n_bootstrap!r}.")
+    if resample not in ("specimen", "slice"):
+        raise ValueError(f"`resample`={resample!r}; choose 'specimen' or 'slice'.")
+    if n_bins < 1:
+        raise ValueError(f"`n_bins`={n_bins} must be >= 1.")
+
+
+def _scorer(y_true, probs, group, y_true_specimen, n_bins):
+    """Function of slice weights (B, N) -> dict of (B,) scores."""
+    stats, where = _slice_statistics(y_true, probs, n_bins)
+    return lambda w: _all_scores(probs, y_true, group, y_true_specimen, stats, where, w,
+                                 probs.shape[1], n_bins)
+
+
+def _replicates(compute, group, n_bootstrap: int, rng, resample: str) -> dict:
+    """Scores of `n_bootstrap` replicates; the draws depend only on `rng` and the unit count."""
+    generator = np.random.default_rng(rng)
+    units = group if resample == "specimen" else np.arange(len(group))
+    n_units = units.max() + 1
+    chunks = []
+    for start in range(0, n_bootstrap, _CHUNK):
+        size = min(_CHUNK, n_bootstrap - start)
+        counts = generator.multinomial(n_units, np.full(n_units, 1.0 / n_units), size=size)
+        chunks.append(compute(counts[:, units].astype(np.float64)))
+    return {key: np.concatenate([c[key] for c in chunks]) for key in METRIC_KEYS}
+
+
 def evaluate_predictions(y_true, probs, *, specimen_ids, class_names: Sequence[str],
                          n_bootstrap: int = DEFAULT_N_BOOTSTRAP,
                          rng: int | np.random.Generator = 0, resample: str = "specimen",
@@ -252,30 +283,12 @@ def evaluate_predictions(y_true, probs, *, specimen_ids, class_names: Sequence[s
     """
     y_true, probs = _check_inputs(y_true, probs, class_names)
     group, y_true_specimen = _specimen_index(specimen_ids, y_true)
-    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)) or (
-            n_bootstrap < 0):
-        raise ValueError(f"`n_bootstrap` must be an int >= 0; got {n_bootstrap!r}.")
-    if resample not in ("specimen", "slice"):
-        raise ValueError(f"`resample`={resample!r}; choose 'specimen' or 'slice'.")
-    if n_bins < 1:
-        raise ValueError(f"`n_bins`={n_bins} must be >= 1.")
+    _check_options(n_bootstrap, resample, n_bins)
     k = probs.shape[1]
-    stats, where = _slice_statistics(y_true, probs, n_bins)
-    compute = lambda w: _all_scores(probs, y_true, group, y_true_specimen, stats, where, w, k,
-                                    n_bins)  # noqa: E731
+    compute = _scorer(y_true, probs, group, y_true_specimen, n_bins)
     point = compute(np.ones((1, len(y_true))))
-
-    replicates = None
-    if n_bootstrap:
-        generator = np.random.default_rng(rng)
-        units = group if resample == "specimen" else np.arange(len(y_true))
-        n_units = units.max() + 1
-        chunks = []
-        for start in range(0, n_bootstrap, _CHUNK):
-            size = min(_CHUNK, n_bootstrap - start)
-            counts = generator.multinomial(n_units, np.full(n_units, 1.0 / n_units), size=size)
-            chunks.append(compute(counts[:, units].astype(np.float64)))
-        replicates = {key: np.concatenate([c[key] for c in chunks]) for key in METRIC_KEYS}
+    replicates = (_replicates(compute, group, n_bootstrap, rng, resample) if n_bootstrap
+                  else None)
 
     result = {key: _entry(point[key][0], None if replicates is None else replicates[key])
               for key in METRIC_KEYS}
@@ -293,6 +306,49 @@ def evaluate_predictions(y_true, probs, *, specimen_ids, class_names: Sequence[s
         notes=notes,
     )
     return result
+
+
+def bootstrap_replicates(y_true, probs, *, specimen_ids, class_names: Sequence[str],
+                         n_bootstrap: int = DEFAULT_N_BOOTSTRAP,
+                         rng: int | np.random.Generator = 0, resample: str = "specimen",
+                         n_bins: int = DEFAULT_ECE_BINS) -> dict[str, np.ndarray]:
+    """The bootstrap replicates behind :func:`evaluate_predictions`' intervals.
+
+    With the same arguments, the 2.5 and 97.5 percentiles of each array are that function's
+    ``ci95``. The resample of replicate ``b`` depends only on `rng` and on the number of
+    specimens, so two models' predictions of the same slices called with the same integer `rng`
+    are scored on the same resamples: the difference of their arrays is a paired bootstrap.
+
+    Parameters
+    ----------
+    y_true, probs, specimen_ids, class_names, rng, resample, n_bins
+        As :func:`evaluate_predictions`.
+    n_bootstrap : int
+        Replicates, >= 1.
+
+    Returns
+    -------
+    dict of str to (n_bootstrap,) ndarray of float64
+        One entry per ``METRIC_KEYS``; NaN where a replicate leaves a metric undefined.
+
+    Raises
+    ------
+    ValueError
+        As :func:`evaluate_predictions`; `n_bootstrap` < 1.
+
+    Examples
+    --------
+    >>> probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.3, 0.7]])
+    >>> reps = bootstrap_replicates([0, 0, 1, 1], probs, specimen_ids=["a", "a", "b", "c"],
+    ...                             class_names=["x", "y"], n_bootstrap=5)
+    >>> reps["accuracy"].tolist()
+    [1.0, 1.0, 1.0, 1.0, 1.0]
+    """
+    y_true, probs = _check_inputs(y_true, probs, class_names)
+    group, y_true_specimen = _specimen_index(specimen_ids, y_true)
+    _check_options(n_bootstrap, resample, n_bins, minimum=1)
+    return _replicates(_scorer(y_true, probs, group, y_true_specimen, n_bins), group,
+                       n_bootstrap, rng, resample)
 
 
 def per_species_report(y_true, probs, *, class_names: Sequence[str]) -> pd.DataFrame:

@@ -1,16 +1,35 @@
 """The notebook pipeline: which notebooks run, with which parameters, and which are up to date.
 
-``parameters/pipeline.yaml`` lists the steps in run order; for each step, the parameters that name
-files it reads (``inputs``) and writes (``outputs``), and whether it runs once per architecture.
-A profile (``parameters/<profile>.yaml``) gives every step's parameter values, with templates
-``{run_dir}``, ``{data_dir}``, ``{arch}``, ``{seed}`` and ``{use_synthetic}`` filled in here. A value
-that is exactly one template (``"{use_synthetic}"``) keeps the context value's type.
+``parameters/pipeline.yaml`` declares the run layout once: the steps in run order and, for each
+step, the folders it writes (relative to the run folder) and the products of earlier steps it
+reads. A profile (``parameters/<profile>.yaml``) holds only numbers and choices; every path
+parameter of a notebook is derived here from the declaration. Step entries:
 
-A step is up to date when its notebook, its resolved parameters and the content of its inputs hash
-to what its stamp recorded after its last successful run, and its outputs still exist. (Outputs
-are not hashed: a later step may legitimately update an earlier one's file in place, as 03 writes
-the ``split`` column of 02's manifest.) Running a step invalidates every later step that reads
-what it writes. This module plans; ``run_all.py`` executes.
+``notebook``
+    the notebook that runs the step.
+``writes``
+    notebook parameter -> folder relative to the run folder; ``{model}`` is the model name of a
+    per-architecture step (the architecture, or ``<arch>__slice_level`` for the leakage twin).
+``reads``
+    notebook parameter -> ``data`` (the folder of volumes: ``--data``, or the dataset that 01
+    generates) or ``<step>.<parameter>``, a product that an earlier step writes. A non-per-
+    architecture step reading a per-architecture product receives a mapping architecture ->
+    folder; ``<step>.<parameter>[slice_level]`` gives the leakage twins' folders.
+``scratch``
+    notebook parameter -> folder for caches (neither hashed nor read by other steps).
+``context``
+    run-level values the notebook also takes (``use_synthetic``); every step gets ``seed``.
+``per_architecture``
+    the step runs once per architecture of the profile (``arch`` parameter), with
+    ``parameters/architectures/<arch>.yaml`` merged in.
+``leakage_twin``
+    it also runs for the profile's ``leakage_architecture`` trained on a slice-level split
+    (``split_mode`` parameter ``slice_level``; every such step gets ``split_mode``).
+
+A step is up to date when its notebook, its parameters and the content of what it reads and
+writes hash to what its stamp recorded after its last successful run. Stamps record paths
+relative to the run folder, so a moved run folder stays up to date. This module plans;
+:mod:`fossilct.runner` executes.
 """
 
 from __future__ import annotations
@@ -18,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -28,6 +48,7 @@ from fossilct import atomic
 
 __all__ = [
     "PipelineError",
+    "SLICE_LEVEL",
     "StepSpec",
     "Task",
     "load_yaml",
@@ -38,11 +59,21 @@ __all__ = [
     "select_tasks",
     "hash_path",
     "task_fingerprint",
+    "decide",
     "plan",
     "write_stamp",
+    "layout_record",
 ]
 
-CONTEXT_KEYS = ("run_dir", "seed", "data_dir", "use_synthetic", "arch")
+SLICE_LEVEL = "slice_level"
+"""Split mode and model-name suffix of the leakage twin (trained on a slice-level split)."""
+DATA = "data"
+"""Reference to the folder of volumes in a step's ``reads``."""
+PROFILE_KEYS = ("run_name", "seed", "architectures", "leakage_architecture")
+_STEP_KEYS = {"notebook", "reads", "writes", "scratch", "context", "per_architecture",
+              "leakage_twin"}
+_CONTEXT = ("use_synthetic",)
+_REFERENCE = re.compile(r"(?P<step>[\w-]+)\.(?P<param>\w+)(?:\[(?P<variant>\w+)\])?")
 
 
 class PipelineError(ValueError):
@@ -55,14 +86,22 @@ class StepSpec:
 
     name: str
     notebook: Path
-    inputs: tuple[str, ...] = ()
-    outputs: tuple[str, ...] = ()
+    reads: Mapping[str, str] = field(default_factory=dict)
+    writes: Mapping[str, str] = field(default_factory=dict)
+    scratch: Mapping[str, str] = field(default_factory=dict)
+    context: tuple[str, ...] = ()
     per_architecture: bool = False
+    leakage_twin: bool = False
+
+    @property
+    def path_parameters(self) -> set[str]:
+        """Notebook parameters that the layout fills (never given by a profile)."""
+        return {*self.reads, *self.writes, *self.scratch}
 
 
 @dataclass(frozen=True)
 class Task:
-    """One notebook execution: a step, for one architecture when the step is per-architecture."""
+    """One notebook execution: a step, for one model when the step is per-architecture."""
 
     step: str
     notebook: Path
@@ -70,11 +109,19 @@ class Task:
     inputs: tuple[Path, ...] = ()
     outputs: tuple[Path, ...] = ()
     arch: str | None = None
+    variant: str | None = None
+
+    @property
+    def model(self) -> str | None:
+        """``small_cnn``, ``small_cnn__slice_level`` (leakage twin) or None."""
+        if self.arch is None:
+            return None
+        return self.arch if self.variant is None else f"{self.arch}__{self.variant}"
 
     @property
     def key(self) -> str:
-        """``01_dataset`` or ``04_train__mobilenet_v3_small``: names the executed notebook and stamp."""
-        return self.step if self.arch is None else f"{self.step}__{self.arch}"
+        """``01_dataset`` or ``04_train__small_cnn``: names the executed notebook and stamp."""
+        return self.step if self.model is None else f"{self.step}__{self.model}"
 
 
 def load_yaml(path: str | os.PathLike) -> dict:
@@ -97,27 +144,55 @@ def _listing(folder: Path) -> str:
     return ", ".join(names) or "none"
 
 
+def _check_reference(path, name: str, param: str, ref: str, earlier: dict[str, StepSpec]) -> None:
+    if ref == DATA:
+        return
+    match = _REFERENCE.fullmatch(str(ref))
+    where = f"{path}: step {name!r} reads {param}: {ref!r}"
+    if match is None:
+        raise PipelineError(f"{where} is not `data` or `<step>.<parameter>`.")
+    source = earlier.get(match["step"])
+    if source is None:
+        raise PipelineError(f"{where}: {match['step']!r} is not an earlier step; a step reads "
+                            "only what the steps before it write.")
+    if match["param"] not in source.writes:
+        raise PipelineError(f"{where}: step {match['step']!r} writes only "
+                            f"{sorted(source.writes)}.")
+    if match["variant"] not in (None, SLICE_LEVEL) or (
+            match["variant"] and not source.leakage_twin):
+        raise PipelineError(f"{where}: only [{SLICE_LEVEL}] of a step with leakage_twin "
+                            "may be read.")
+
+
 def load_pipeline(path: str | os.PathLike, *, root: str | os.PathLike = ".") -> list[StepSpec]:
-    """Read the step list; notebook paths are resolved against `root` (the repository)."""
-    steps = []
+    """Read and check the step list; notebook paths are resolved against `root`."""
+    steps: dict[str, StepSpec] = {}
     for name, spec in load_yaml(path).items():
-        unknown = set(spec) - {"notebook", "inputs", "outputs", "per_architecture"}
+        unknown = set(spec) - _STEP_KEYS
         if unknown:
             raise PipelineError(f"{path}: step {name!r} has unknown keys {sorted(unknown)}; "
-                                "allowed: notebook, inputs, outputs, per_architecture.")
-        steps.append(StepSpec(
-            name=name,
-            notebook=Path(root) / spec["notebook"],
-            inputs=tuple(spec.get("inputs", ())),
-            outputs=tuple(spec.get("outputs", ())),
-            per_architecture=bool(spec.get("per_architecture", False)),
-        ))
-    return steps
+                                f"allowed: {', '.join(sorted(_STEP_KEYS))}.")
+        reads = dict(spec.get("reads") or {})
+        for param, ref in reads.items():
+            _check_reference(path, name, param, ref, steps)
+        context = tuple(spec.get("context") or ())
+        if set(context) - set(_CONTEXT):
+            raise PipelineError(f"{path}: step {name!r} asks for context {list(context)}; "
+                                f"known: {list(_CONTEXT)}.")
+        steps[name] = StepSpec(
+            name=name, notebook=Path(root) / spec["notebook"], reads=reads,
+            writes=dict(spec.get("writes") or {}), scratch=dict(spec.get("scratch") or {}),
+            context=context, per_architecture=bool(spec.get("per_architecture", False)),
+            leakage_twin=bool(spec.get("leakage_twin", False)))
+    return list(steps.values())
 
 
 def load_profile(parameters_dir: str | os.PathLike, profile: str) -> dict:
-    """Read ``<parameters_dir>/<profile>.yaml`` and check its top-level keys."""
+    """Read ``<parameters_dir>/<profile>.yaml`` (or `profile` itself when it names a YAML file:
+    your own variant of a profile) and check its top-level keys."""
     path = Path(parameters_dir) / f"{profile}.yaml"
+    if str(profile).endswith((".yaml", ".yml")):
+        path = Path(profile)
     if not path.is_file():
         raise FileNotFoundError(f"profile {profile!r} not found: {path} does not exist. "
                                 f"Available profiles: {_listing(path.parent)}.")
@@ -126,24 +201,12 @@ def load_profile(parameters_dir: str | os.PathLike, profile: str) -> dict:
         if key not in data:
             raise PipelineError(f"{path} lacks the top-level key {key!r}; every profile sets "
                                 "run_name and seed.")
+    twin = data.get("leakage_architecture")
+    if twin is not None and twin not in (data.get("architectures") or {}):
+        raise PipelineError(f"{path}: leakage_architecture {twin!r} is not one of the "
+                            f"profile's architectures ({', '.join(data.get('architectures') or {})})"
+                            "; name one of them, or null to skip the leakage experiment.")
     return data
-
-
-def _fill(value: Any, context: Mapping[str, Any], where: str) -> Any:
-    """Fill ``{name}`` templates in a parameter value (recursively in lists and dicts)."""
-    if isinstance(value, list):
-        return [_fill(v, context, where) for v in value]
-    if isinstance(value, dict):
-        return {k: _fill(v, context, where) for k, v in value.items()}
-    if not isinstance(value, str) or "{" not in value:
-        return value
-    if value.startswith("{") and value.endswith("}") and value[1:-1] in context:
-        return context[value[1:-1]]
-    try:
-        return value.format_map(context)
-    except KeyError as exc:
-        raise PipelineError(f"{where}: unknown template {{{exc.args[0]}}} in {value!r}; "
-                            f"available: {', '.join('{' + k + '}' for k in context)}.") from None
 
 
 def _architecture_parameters(parameters_dir: Path, arch: str, step: str) -> dict:
@@ -154,75 +217,112 @@ def _architecture_parameters(parameters_dir: Path, arch: str, step: str) -> dict
     return dict(load_yaml(path).get(step) or {})
 
 
+def _instances(step: StepSpec, architectures: list[str], twin: str | None):
+    if not step.per_architecture:
+        return [(None, None)]
+    variants = [(arch, None) for arch in architectures]
+    if step.leakage_twin and twin is not None:
+        variants.append((twin, SLICE_LEVEL))
+    return variants
+
+
+def _model_name(arch: str | None, variant: str | None) -> str | None:
+    if arch is None:
+        return None
+    return arch if variant is None else f"{arch}__{variant}"
+
+
 def resolve_tasks(steps: Iterable[StepSpec], profile: Mapping[str, Any], *, parameters_dir,
-                  run_dir, data_dir=None, architectures: Iterable[str] | None = None) -> list[Task]:
+                  run_dir, data_dir=None) -> list[Task]:
     """Expand the steps into tasks with fully resolved parameters.
 
     Parameters
     ----------
     steps : list of StepSpec
     profile : mapping
-        The profile YAML: ``run_name``, ``seed``, ``architectures`` (name -> per-step overrides)
-        and one block per step.
+        The profile YAML: ``run_name``, ``seed``, ``architectures`` (name -> per-step overrides),
+        optional ``leakage_architecture``, and one block per step (numbers and choices only).
     parameters_dir : path-like
         Folder holding ``architectures/<arch>.yaml``.
     run_dir : path-like
         This run's output folder.
     data_dir : path-like, optional
         The user's scans; when None the synthetic dataset is generated into ``run_dir/synthetic``.
-    architectures : iterable of str, optional
-        Subset of the profile's architectures (``--arch``).
 
     Returns
     -------
     list of Task, in run order. A per-architecture step's parameters merge the architecture's YAML
-    block, then the profile's block, then the profile's override for that architecture.
+    block, then the profile's block, then the profile's override for that architecture; its
+    leakage twin follows the profile's architectures.
+
+    Raises
+    ------
+    PipelineError
+        A step without a block in the profile, or a profile block that gives a path parameter.
     """
     parameters_dir = Path(parameters_dir)
     run_dir = Path(run_dir).resolve()
     profile_archs = dict(profile.get("architectures") or {})
-    chosen = list(profile_archs) if architectures is None else list(architectures)
-    unknown = [a for a in chosen if a not in profile_archs]
-    if unknown:
-        raise PipelineError(f"--arch {','.join(unknown)}: not in this profile's architectures "
-                            f"({', '.join(profile_archs) or 'none'}).")
-    context = {
-        "run_dir": str(run_dir),
-        "seed": profile["seed"],
-        "data_dir": str(Path(data_dir).resolve()) if data_dir else str(run_dir / "synthetic"),
-        "use_synthetic": data_dir is None,
-    }
+    architectures = list(profile_archs)
+    twin = profile.get("leakage_architecture")
+    data = Path(data_dir).resolve() if data_dir else run_dir / "synthetic"
+    context = {"use_synthetic": data_dir is None}
+    products: dict[tuple[str, str, str | None], Path] = {}
     tasks = []
     for step in steps:
         if step.name not in profile:
             raise PipelineError(f"the profile {profile['run_name']!r} has no block for step "
                                 f"{step.name!r}; add `{step.name}:` with its parameters.")
-        for arch in chosen if step.per_architecture else [None]:
-            params = {}
+        block = dict(profile[step.name] or {})
+        paths_given = sorted(step.path_parameters & set(block))
+        if paths_given:
+            raise PipelineError(f"the profile {profile['run_name']!r} gives {paths_given} in its "
+                                f"{step.name} block; paths are declared once, in pipeline.yaml. "
+                                "Remove them from the profile.")
+        for arch, variant in _instances(step, architectures, twin):
+            model = _model_name(arch, variant)
+            params = {"seed": profile["seed"], **{k: context[k] for k in step.context}}
             if arch is not None:
                 params.update(_architecture_parameters(parameters_dir, arch, step.name))
-            params.update(profile[step.name] or {})
+            params.update(block)
             if arch is not None:
                 params.update((profile_archs[arch] or {}).get(step.name) or {})
-            local = dict(context, arch=arch) if arch else context
-            where = f"profile {profile['run_name']!r}, step {step.name}"
-            params = {k: _fill(v, local, where) for k, v in params.items()}
-            params = {**{k: local[k] for k in ("run_dir", "seed")}, **params}
-            if arch is not None:
                 params["arch"] = arch
-            tasks.append(Task(
-                step=step.name, notebook=step.notebook, parameters=params, arch=arch,
-                inputs=tuple(Path(params[k]) for k in step.inputs if _declared(params, k, step)),
-                outputs=tuple(Path(params[k]) for k in step.outputs if _declared(params, k, step)),
-            ))
+                if step.leakage_twin:
+                    params["split_mode"] = variant or "specimen"
+            inputs, outputs = [], []
+            for param, template in step.writes.items():
+                products[(step.name, param, model)] = run_dir / template.format(model=model)
+                params[param] = str(products[(step.name, param, model)])
+                outputs.append(products[(step.name, param, model)])
+            for param, template in step.scratch.items():
+                params[param] = str(run_dir / template.format(model=model))
+            for param, ref in step.reads.items():
+                value = _read(ref, products, data, model, architectures, twin)
+                params[param] = (str(value) if isinstance(value, Path)
+                                 else {k: str(v) for k, v in value.items()})
+                inputs += [value] if isinstance(value, Path) else list(value.values())
+            tasks.append(Task(step=step.name, notebook=step.notebook, parameters=params,
+                              inputs=tuple(inputs), outputs=tuple(outputs), arch=arch,
+                              variant=variant))
     return tasks
 
 
-def _declared(params: dict, key: str, step: StepSpec) -> bool:
-    if key not in params:
-        raise PipelineError(f"pipeline.yaml declares {key!r} as an input/output of {step.name}, "
-                            "but the profile gives it no value; add it to the step's block.")
-    return True
+def _read(ref: str, products: dict, data: Path, model: str | None, architectures: list[str],
+          twin: str | None) -> Path | dict[str, Path]:
+    """The path (or architecture -> path mapping) a ``reads`` reference stands for."""
+    if ref == DATA:
+        return data
+    match = _REFERENCE.fullmatch(ref)
+    step, param, variant = match["step"], match["param"], match["variant"]
+    if (step, param, None) in products:
+        return products[(step, param, None)]
+    if variant == SLICE_LEVEL:
+        return ({} if twin is None
+                else {twin: products[(step, param, _model_name(twin, SLICE_LEVEL))]})
+    if model is not None:
+        return products[(step, param, model)]
+    return {arch: products[(step, param, arch)] for arch in architectures}
 
 
 _TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,),
@@ -271,10 +371,10 @@ def check_notebook_parameters(task: Task, declared: Mapping[str, Mapping[str, An
     problems = []
     if wanted - given:
         problems.append(f"missing {sorted(wanted - given)} (declared in the notebook, "
-                        "not given by the profile)")
+                        "not given by the profile or pipeline.yaml)")
     if given - wanted:
-        problems.append(f"unknown {sorted(given - wanted)} (given by the profile, not declared "
-                        "in the notebook's parameters cell)")
+        problems.append(f"unknown {sorted(given - wanted)} (given by the profile or "
+                        "pipeline.yaml, not declared in the notebook's parameters cell)")
     for name in sorted(given & wanted):
         type_name = str(declared[name].get("inferred_type_name", "None"))
         value = task.parameters[name]
@@ -287,8 +387,16 @@ def check_notebook_parameters(task: Task, declared: Mapping[str, Mapping[str, An
 
 
 def select_tasks(tasks: list[Task], *, only: Iterable[str] | None = None,
-                 from_step: str | None = None) -> list[Task]:
-    """Keep the tasks named by ``--only`` (step names, numbers or suffixes) or from ``--from``."""
+                 from_step: str | None = None,
+                 architectures: Iterable[str] | None = None) -> list[Task]:
+    """Keep the tasks named by ``--only`` (step names, numbers or suffixes), from ``--from``,
+    and of per-architecture steps only those of ``--arch``.
+
+    Raises
+    ------
+    PipelineError
+        A step token that matches no step or several, or an architecture no task has.
+    """
     steps = list(dict.fromkeys(t.step for t in tasks))
 
     def match(token: str) -> str:
@@ -304,18 +412,31 @@ def select_tasks(tasks: list[Task], *, only: Iterable[str] | None = None,
     if from_step:
         start = steps.index(match(from_step))
         keep &= set(steps[start:])
-    return [t for t in tasks if t.step in keep]
+    chosen = None if architectures is None else list(architectures)
+    if chosen is not None:
+        known = {t.arch for t in tasks if t.arch is not None}
+        unknown = [a for a in chosen if a not in known]
+        if unknown:
+            raise PipelineError(f"--arch {','.join(unknown)}: not in this profile's "
+                                f"architectures ({', '.join(sorted(known)) or 'none'}).")
+    return [t for t in tasks if t.step in keep
+            and (chosen is None or t.arch is None or t.arch in chosen)]
+
+
+def _cache_key(path: Path, stat: os.stat_result) -> str:
+    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
 def hash_path(path: str | os.PathLike, *, cache: dict | None = None) -> str:
     """SHA-256 of a file's bytes, or of a folder's relative names and file hashes; ``missing``.
 
-    `cache` maps ``"path|size|mtime_ns"`` to a file hash so unchanged large files are not re-read.
+    `cache` maps ``"path|size|mtime_ns"`` to a file hash so unchanged large files are not re-read
+    (a changed file changes its size or modification time).
     """
     path = Path(path)
     if path.is_file():
         stat = path.stat()
-        key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+        key = _cache_key(path, stat)
         if cache is not None and key in cache:
             return cache[key]
         digest = hashlib.sha256()
@@ -335,24 +456,42 @@ def hash_path(path: str | os.PathLike, *, cache: dict | None = None) -> str:
     return "missing"
 
 
-def task_fingerprint(task: Task, *, cache: dict | None = None) -> dict:
-    """What a stamp records: hashes of notebook, parameters and inputs; which outputs exist."""
-    params = json.dumps(task.parameters, sort_keys=True, default=str)
+def _relative(value: Any, run_dir: Path) -> Any:
+    """Parameters with paths inside the run folder written relative to it (moves keep stamps)."""
+    if isinstance(value, dict):
+        return {k: _relative(v, run_dir) for k, v in value.items()}
+    if isinstance(value, str) and os.path.isabs(value):
+        path = Path(value)
+        if path == run_dir or run_dir in path.parents:
+            return "{run_dir}/" + path.relative_to(run_dir).as_posix()
+    return value
+
+
+def _label(path: Path, run_dir: Path) -> str:
+    return _relative(str(path), run_dir) if path.is_absolute() else str(path)
+
+
+def task_fingerprint(task: Task, run_dir: str | os.PathLike, *, cache: dict | None = None) -> dict:
+    """What a stamp records: hashes of the notebook, the parameters, and the content of what the
+    task reads and writes; paths inside the run folder are written relative to it."""
+    run_dir = Path(run_dir).resolve()
+    params = json.dumps(_relative(task.parameters, run_dir), sort_keys=True, default=str)
     return {
         "notebook": hash_path(task.notebook, cache=cache),
         "parameters": hashlib.sha256(params.encode()).hexdigest(),
-        "inputs": {str(p): hash_path(p, cache=cache) for p in task.inputs},
-        "outputs": {str(p): p.exists() for p in task.outputs},
+        "inputs": {_label(p, run_dir): hash_path(p, cache=cache) for p in task.inputs},
+        "outputs": {_label(p, run_dir): hash_path(p, cache=cache) for p in task.outputs},
     }
 
 
-def _stamp_path(stamp_dir: Path, task: Task) -> Path:
-    return Path(stamp_dir) / f"{task.key}.json"
+def _stamp_path(run_dir: Path, task: Task) -> Path:
+    return Path(run_dir) / ".stamps" / f"{task.key}.json"
 
 
-def write_stamp(stamp_dir: str | os.PathLike, task: Task, *, cache: dict | None = None) -> Path:
+def write_stamp(run_dir: str | os.PathLike, task: Task, *, cache: dict | None = None) -> Path:
     """Record a successful run of `task` (call only after the notebook finished without error)."""
-    return atomic.write_json(_stamp_path(Path(stamp_dir), task), task_fingerprint(task, cache=cache))
+    return atomic.write_json(_stamp_path(Path(run_dir), task),
+                             task_fingerprint(task, run_dir, cache=cache))
 
 
 def _reads_from(task: Task, upstream: Task) -> bool:
@@ -364,13 +503,25 @@ def _reads_from(task: Task, upstream: Task) -> bool:
     return False
 
 
-def plan(tasks: list[Task], selected: list[Task], *, stamp_dir, force: bool = False,
-         cache: dict | None = None) -> list[tuple[Task, str]]:
-    """Decide, in run order, what each task does: ``run``, ``up to date`` or ``not selected``.
+def decide(task: Task, run_dir: str | os.PathLike, *, ran: Iterable[Task] = (),
+           force: bool = False, cache: dict | None = None) -> str:
+    """``run`` or ``up to date`` for one task, judged now (call it again after each step runs).
 
-    A selected task runs when forced, never stamped, or when any recorded hash changed; it also
-    runs when it reads what an earlier task that runs now writes.
+    A task runs when forced, never stamped, when any recorded hash differs from what is on disk
+    now (notebook, parameters, what it reads, what it wrote), or when it reads what a task in
+    `ran` (run earlier in this invocation, or about to) writes.
     """
+    stamp = _stamp_path(Path(run_dir), task)
+    stale = (force or not stamp.is_file()
+             or any(_reads_from(task, upstream) for upstream in ran)
+             or json.loads(stamp.read_text()) != task_fingerprint(task, run_dir, cache=cache))
+    return "run" if stale else "up to date"
+
+
+def plan(tasks: list[Task], selected: list[Task], *, run_dir, force: bool = False,
+         cache: dict | None = None) -> list[tuple[Task, str]]:
+    """Decide, in run order, what each task would do now: ``run``, ``up to date`` or
+    ``not selected``; a task that reads what an earlier running task writes runs too."""
     chosen = {t.key for t in selected}
     decisions: list[tuple[Task, str]] = []
     running: list[Task] = []
@@ -378,11 +529,28 @@ def plan(tasks: list[Task], selected: list[Task], *, stamp_dir, force: bool = Fa
         if task.key not in chosen:
             decisions.append((task, "not selected"))
             continue
-        stamp = _stamp_path(Path(stamp_dir), task)
-        stale = (force or not stamp.is_file()
-                 or json.loads(stamp.read_text()) != task_fingerprint(task, cache=cache)
-                 or any(_reads_from(task, upstream) for upstream in running))
-        decisions.append((task, "run" if stale else "up to date"))
-        if stale:
+        decision = decide(task, run_dir, ran=running, force=force, cache=cache)
+        decisions.append((task, decision))
+        if decision == "run":
             running.append(task)
     return decisions
+
+
+def layout_record(tasks: Iterable[Task], *, run_dir, profile: Mapping[str, Any],
+                  profile_name: str, data_dir) -> dict:
+    """The run folder's own description (``run.yaml``): what ran where, paths relative to it.
+
+    It is what :func:`fossilct.results.load_run` reads, so a run folder stays readable when the
+    repository's ``pipeline.yaml`` changes later.
+    """
+    run_dir = Path(run_dir).resolve()
+    return {
+        "profile": profile_name,
+        "run_name": profile["run_name"],
+        "seed": profile["seed"],
+        "data_dir": _relative(str(Path(data_dir).resolve()), run_dir),
+        "architectures": list(profile.get("architectures") or {}),
+        "leakage_architecture": profile.get("leakage_architecture"),
+        "tasks": {t.key: {"step": t.step, "arch": t.arch, "variant": t.variant,
+                          "outputs": [_label(p, run_dir) for p in t.outputs]} for t in tasks},
+    }

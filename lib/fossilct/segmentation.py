@@ -63,6 +63,12 @@ DEFAULT_MIN_COMPONENT_RATIO = 0.1
 DEFAULT_EXTERNAL_MAX_SIDE = 1024
 DEFAULT_PERCENTILES = (1.0, 99.0)
 DEFAULT_NOISE_FLOOR_SIGMAS = 4.0
+CLEAR_SEPARABILITY = 0.8
+"""Otsu's separability (between-class over total variance) from which a histogram holds two
+distinct classes, so that Otsu's threshold is kept: one noise peak cut in two reaches 0.64
+(Gaussian) to 0.75 (uniform)."""
+_CLIP_SIGMAS = 3.0  # levels further below the mode than this are not the peak's noise
+_MAD_TO_SIGMA = 1.4826  # sigma of Gaussian noise per median absolute deviation
 
 _LEVELS = np.arange(256, dtype=np.float64)
 
@@ -186,14 +192,64 @@ def _otsu(hist: np.ndarray, w0: np.ndarray, mu: np.ndarray) -> int:
     return int(best[len(best) // 2])
 
 
+def _lower_spread(hist: np.ndarray, levels: np.ndarray, mode: int) -> float:
+    """Noise sigma of the peak at `mode`, from the levels below it (which the object does not
+    reach): their median distance below the mode (x 1.4826), refined as the root mean square
+    distance of the levels within 3 sigma, until that converges.
+
+    The mode's own bin is left out (a flat margin or fill at the mode holds no noise), and so
+    are levels far below the peak (the blurred rim of a flat margin, a darker structure): a
+    plain root mean square over all lower levels let a few of them put the noise floor above
+    the whole fossil.
+    """
+    below = hist[:mode][::-1]  # distance 1, 2, ... below the mode
+    half = below.sum() / 2.0
+    if half <= 0:
+        return 0.0
+    cumulative = np.cumsum(below)
+    k = int(np.searchsorted(cumulative, half))
+    before = cumulative[k - 1] if k > 0 else 0.0
+    spread = _MAD_TO_SIGMA * (k + 0.5 + (half - before) / below[k])  # bin k spans k+0.5..k+1.5
+    distance = mode - levels[:mode]
+    for _ in range(100):
+        inside = distance <= _CLIP_SIGMAS * spread
+        weight = hist[:mode][inside].sum()
+        if weight <= 0:  # nothing near the mode: the median stands
+            break
+        refined = float(np.sqrt(np.dot(hist[:mode][inside], distance[inside] ** 2) / weight))
+        if abs(refined - spread) <= 1e-6 * spread:
+            break
+        spread = refined
+    return spread
+
+
+def _separability(hist: np.ndarray, levels: np.ndarray, threshold: int) -> float:
+    """Otsu's separability of the split at `threshold`: between-class / total variance."""
+    total = hist.sum()
+    mean = np.dot(hist, levels) / total
+    variance = np.dot(hist, (levels - mean) ** 2) / total
+    w0 = hist[:threshold + 1].sum() / total
+    if variance <= 0 or not 0.0 < w0 < 1.0:
+        return 0.0
+    mean0 = np.dot(hist[:threshold + 1], levels[:threshold + 1]) / (w0 * total)
+    mean1 = (mean - w0 * mean0) / (1.0 - w0)
+    return float(w0 * (1.0 - w0) * (mean0 - mean1) ** 2 / variance)
+
+
 def foreground_threshold(hist, *, noise_floor_sigmas: float = DEFAULT_NOISE_FLOOR_SIGMAS) -> tuple[int, str, float]:
     """Otsu's threshold, but never inside the background's noise peak.
 
     When the object is a small fraction of the pixels (a fossil cut near its tip, a thin-walled
     shell in a wide field of view) the histogram is one background peak with a faint tail and
     Otsu splits the background itself. The noise floor, ``mode + noise_floor_sigmas * sigma``
-    of the background peak (the mode below Otsu's threshold; sigma measured on the peak's
-    lower half, which the object does not touch), is then used instead.
+    of the background peak (the mode below Otsu's threshold; sigma measured robustly on the
+    peak's lower half, which the object does not touch), is then used instead.
+
+    The floor replaces only a cut through one peak: when Otsu's cut separates two distinct
+    classes (separability at least ``CLEAR_SEPARABILITY``), Otsu's threshold stands. A fossil
+    on a flat background needs this: its background is exact zeros, left out as padding, so
+    the histogram holds the fossil alone, and its darker class (a chamber's infill) would be
+    taken for the background.
 
     Parameters
     ----------
@@ -221,11 +277,8 @@ def foreground_threshold(hist, *, noise_floor_sigmas: float = DEFAULT_NOISE_FLOO
     w0 = np.cumsum(hist)
     otsu = _otsu(hist, w0, np.cumsum(hist * levels))
     mode = int(np.argmax(hist[:otsu + 1]))
-    # spread of the peak's lower half (levels below the mode), which the object does not touch
-    weight = w0[mode - 1] if mode > 0 else 0.0
-    spread = np.sqrt(np.dot(hist[:mode], (levels[:mode] - mode) ** 2) / weight) if weight > 0 else 0.0
-    floor = mode + float(noise_floor_sigmas) * max(float(spread), 0.5)
-    if otsu >= floor:
+    floor = mode + float(noise_floor_sigmas) * max(_lower_spread(hist, levels, mode), 0.5)
+    if otsu >= floor or _separability(hist, levels, otsu) >= CLEAR_SEPARABILITY:
         return otsu, "otsu", floor
     return int(np.ceil(floor)), "noise_floor", floor
 
@@ -395,6 +448,23 @@ def _to_gray(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     )
 
 
+def _ring(image: np.ndarray) -> np.ndarray:
+    """The outermost pixels of a 2-D array, as one 1-D array."""
+    return np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
+
+
+def _frame_width(gray: np.ndarray) -> int:
+    """Width of a constant frame around `gray`: how many outer rings hold only the corner's
+    value (exactly: a scanned or photographed background is never that flat)."""
+    rows, cols = gray.shape
+    width = 0
+    while 2 * (width + 1) < min(rows, cols) - MIN_IMAGE_SIDE:
+        if not np.all(_ring(gray[width:rows - width, width:cols - width]) == gray[0, 0]):
+            break
+        width += 1
+    return width
+
+
 def prepare_external_image(image: np.ndarray, *, background: str = "auto",
                            max_side: int = DEFAULT_EXTERNAL_MAX_SIDE,
                            percentiles: tuple[float, float] = DEFAULT_PERCENTILES) -> np.ndarray:
@@ -409,7 +479,10 @@ def prepare_external_image(image: np.ndarray, *, background: str = "auto",
         one flat colour becomes its white silhouette.
     background : {"auto", "black", "white"}, keyword-only
         Background colour. ``"auto"`` (default) compares the median of the border pixels with
-        the middle of the intensity range and inverts a light background.
+        the middle of the intensity range and inverts a light background. A constant frame
+        around an opaque image (a margin added by an export, a figure, a screenshot) is looked
+        through: the border inside it decides, the percentiles are taken inside it, and the
+        frame becomes that border's median, the background of the section itself.
     max_side : int, keyword-only
         Larger images are shrunk (``cv2.INTER_AREA``) so that their longer side is `max_side`;
         default 1024 (the model input is 224 pixels).
@@ -457,7 +530,11 @@ def prepare_external_image(image: np.ndarray, *, background: str = "auto",
         gray = cv2.resize(gray, new_size, interpolation=cv2.INTER_AREA)
         alpha = None if alpha is None else cv2.resize(alpha, new_size, interpolation=cv2.INTER_AREA)
     opaque = np.ones(gray.shape, bool) if alpha is None else alpha > 0.5
-    values = gray[opaque] if opaque.any() else gray.ravel()
+    # a constant frame (a margin added around the section) decides neither the contrast nor
+    # the background colour, and becomes the background found inside it
+    frame = _frame_width(gray) if background == "auto" and alpha is None else 0
+    inner = (slice(frame, gray.shape[0] - frame), slice(frame, gray.shape[1] - frame))
+    values = gray[inner][opaque[inner]] if opaque.any() else gray.ravel()
     low, high = np.percentile(values, [low_pct, high_pct])
     if high <= low:
         low, high = float(values.min()), float(values.max())
@@ -470,15 +547,18 @@ def prepare_external_image(image: np.ndarray, *, background: str = "auto",
             f"`image` is constant (every pixel {low}); there is nothing to segment. Check the upload."
         )
     if background == "auto":
-        border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-        border_opaque = np.concatenate([opaque[0], opaque[-1], opaque[:, 0], opaque[:, -1]])
+        border = _ring(gray[inner])
         # a transparent border is background whatever its colour: only opaque pixels vote
-        border = border[border_opaque]
+        border = border[_ring(opaque[inner])]
         light = border.size > 0 and float(np.median(border)) > 0.5
     else:
         light = background == "white"
     if light:
         gray = 1.0 - gray
+    if frame:
+        filled = np.full(gray.shape, np.median(_ring(gray[inner])), gray.dtype)
+        filled[inner] = gray[inner]
+        gray = filled
     if alpha is not None:
         gray = gray * alpha
     return gray.astype(np.float32)

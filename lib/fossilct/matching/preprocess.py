@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import cv2
 import numpy as np
 
-from fossilct import segmentation
+from fossilct import images, segmentation
 from fossilct.matching.errors import MatchingError
 from fossilct.matching.silhouette import outline_silhouette, shell_mask
 
@@ -326,7 +325,11 @@ def prepare_query(image: np.ndarray, *, pixel_size_um: float | None = None,
 
 
 def read_query_image(path: str | os.PathLike) -> np.ndarray:
-    """Read a query image file (PNG, JPEG, TIFF, BMP, ...; RGB order for colour).
+    """Read a query image file (PNG, JPEG, BMP, TIFF, single-frame DICOM; RGB order for colour).
+
+    Read with :func:`fossilct.images.read_image`: the header is checked first, so an image of
+    more than ``fossilct.images.MAX_PIXELS`` pixels, a stack or a truncated file is refused
+    before its pixels are decoded.
 
     Parameters
     ----------
@@ -341,25 +344,9 @@ def read_query_image(path: str | os.PathLike) -> np.ndarray:
     FileNotFoundError
         If `path` does not exist.
     MatchingError
-        If the file is not a readable image.
+        If the file is not a readable 2-D image, or is too large (the message says why).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Query image {str(path)!r} does not exist. Check the path.")
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None and path.suffix.lower() in (".tif", ".tiff"):
-        import tifffile
-
-        try:
-            image = tifffile.imread(path)
-        except (ValueError, OSError, tifffile.TiffFileError):
-            image = None
-    if image is None or np.asarray(image).size == 0 or np.ndim(image) not in (2, 3):
-        raise MatchingError(f"Query file {str(path)!r} is not an image that can be read (tried "
-                            f"OpenCV and, for TIFF, tifffile). Export the section as PNG, JPEG "
-                            f"or TIFF.")
-    if image.ndim == 3 and image.shape[2] == 3:
-        image = image[:, :, ::-1]
-    elif image.ndim == 3 and image.shape[2] == 4:
-        image = image[:, :, [2, 1, 0, 3]]
-    return np.ascontiguousarray(image)
+    try:
+        return images.read_image(path).pixels
+    except images.ImageError as error:
+        raise MatchingError(f"Query image: {error}") from None

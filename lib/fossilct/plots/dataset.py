@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
 
 __all__ = [
     "plot_mid_slice_gallery",
@@ -127,15 +124,18 @@ def plot_slice_gallery(examples, *, per_species: int = 3, panel_inches: float = 
 
 
 def plot_foreground_histogram(foreground_fraction, *, min_foreground: float,
-                              bins: int = 40) -> Figure:
-    """Histogram of the fossil's share of each kept slice, with the keep threshold marked.
+                              acceptance: str = "frame_fraction", bins: int = 40) -> Figure:
+    """Histogram of the fossil's share of each kept slice, with the keep threshold marked when
+    the acceptance rule was that share (the study's rule).
 
     Parameters
     ----------
     foreground_fraction : (K,) array-like of float
         One value per slice, in [0, 1].
     min_foreground : float
-        The threshold below which slices were dropped.
+        The frame-fraction rule's threshold.
+    acceptance : {"frame_fraction", "relative_area"}
+        The rule the slices were kept by; under ``relative_area`` no frame threshold applied.
     bins : int
         Histogram bins.
 
@@ -146,10 +146,14 @@ def plot_foreground_histogram(foreground_fraction, *, min_foreground: float,
     values = np.asarray(foreground_fraction, dtype=float)
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.hist(values, bins=bins, color="#4c72b0")
-    ax.axvline(min_foreground, color="k", linestyle="--", label=f"min_foreground = {min_foreground}")
+    if acceptance == "frame_fraction":
+        ax.axvline(min_foreground, color="k", linestyle="--",
+                   label=f"min_foreground = {min_foreground}")
+        ax.legend(frameon=False)
+    else:
+        ax.set_title(f"kept by the {acceptance.replace('_', ' ')} rule", fontsize=9)
     ax.set_xlabel("fossil pixels / slice pixels")
     ax.set_ylabel("slices")
-    ax.legend(frameon=False)
     fig.tight_layout()
     return fig
 

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 __all__ = [
     "plot_confusion_matrices",
     "plot_per_species",
     "plot_reliability",
+    "draw_reliability",
     "plot_roc_curves",
     "evaluation_figures",
 ]
@@ -121,6 +119,13 @@ def plot_per_species(per_species: pd.DataFrame, *, width_inches: float = 0.55) -
     return fig
 
 
+def _check_reliability(reliability: pd.DataFrame) -> None:
+    needed = ("bin_lower", "bin_upper", "count", "mean_confidence", "accuracy")
+    missing = [c for c in needed if c not in reliability.columns]
+    if missing:
+        raise ValueError(f"`reliability` lacks columns {missing}; pass reliability_table().")
+
+
 def plot_reliability(reliability: pd.DataFrame, *, ece: float | None = None) -> Figure:
     """Reliability diagram: accuracy per confidence bin against the diagonal, with bin counts.
 
@@ -147,12 +152,27 @@ def plot_reliability(reliability: pd.DataFrame, *, ece: float | None = None) -> 
     >>> len(plot_reliability(t, ece=0.35).axes)
     2
     """
-    needed = ("bin_lower", "bin_upper", "count", "mean_confidence", "accuracy")
-    missing = [c for c in needed if c not in reliability.columns]
-    if missing:
-        raise ValueError(f"`reliability` lacks columns {missing}; pass reliability_table().")
+    _check_reliability(reliability)
     fig, (ax, ax_count) = plt.subplots(2, 1, figsize=(3.6, 4.4), sharex=True,
                                        gridspec_kw={"height_ratios": [3, 1]})
+    draw_reliability(ax, ax_count, reliability,
+                     title="reliability" + (f" (ECE {ece:.3f})" if ece is not None else ""))
+    fig.tight_layout()
+    return fig
+
+
+def draw_reliability(ax, ax_count, reliability: pd.DataFrame, *, title: str) -> None:
+    """Draw a reliability diagram on `ax` and its bin counts on `ax_count` (shared x).
+
+    The drawing of :func:`plot_reliability`, for figures that put several diagrams side by
+    side (e.g. before and after temperature scaling).
+
+    Raises
+    ------
+    ValueError
+        If a column of :func:`fossilct.metrics.reliability_table` is missing.
+    """
+    _check_reliability(reliability)
     width = reliability["bin_upper"] - reliability["bin_lower"]
     filled = reliability["count"] > 0
     ax.bar(reliability["bin_lower"][filled], reliability["accuracy"][filled],
@@ -163,14 +183,12 @@ def plot_reliability(reliability: pd.DataFrame, *, ece: float | None = None) -> 
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=7, loc="upper left")
-    ax.set_title("reliability" + (f" (ECE {ece:.3f})" if ece is not None else ""), fontsize=9)
+    ax.set_title(title, fontsize=9)
     ax_count.bar(reliability["bin_lower"], reliability["count"], width=width, align="edge",
                  color="0.6")
     ax_count.set_xlabel("top-1 confidence")
     ax_count.set_ylabel("slices")
     ax_count.set_xlim(0, 1)
-    fig.tight_layout()
-    return fig
 
 
 def plot_roc_curves(roc: Mapping[str, pd.DataFrame], *,

@@ -5,13 +5,10 @@ from __future__ import annotations
 import textwrap
 from typing import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 from fossilct.matching.benchmark.evaluation import (MAX_ANGLE_DEG, MAX_NORMAL_DEG,  # noqa: E402
                                                     MAX_OFFSET_VOX)

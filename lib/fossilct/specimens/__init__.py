@@ -12,27 +12,16 @@ files (re-scans, cropped exports): the specimen, never the file, is the unit tha
 ('file', 'species', 'specimen_id')
 """
 
-from ._inventory import (INVENTORY_COLUMNS, build_inventory, check_inventory, format_triplet,
-                         load_examples, parse_triplet)
-from ._selection import select_species
-from ._table import (COLUMN_MATCH_CUTOFF, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, SPECIMEN_TABLE,
-                     SpecimenTableError, read_specimen_table)
+from . import inventory, outputs, selection, table
+from .inventory import (INVENTORY_COLUMNS, build_inventory, check_inventory, load_example_volumes,
+                        load_inventory_volume)
+from .outputs import (DATASET_FILES, read_inventory, read_min_specimens, read_species_report,
+                      save_dataset_outputs)
+from .selection import select_species
+from .table import (COLUMN_MATCH_CUTOFF, OPTIONAL_COLUMNS, REQUIRED_COLUMNS, SPECIMEN_TABLE,
+                    SpecimenTableError, read_specimen_table)
 
-# Tracebacks and reprs name the public path, not the private module.
+# Tracebacks and reprs name the public path, not the defining module.
 SpecimenTableError.__module__ = __name__
 
-__all__ = [
-    "SpecimenTableError",
-    "SPECIMEN_TABLE",
-    "REQUIRED_COLUMNS",
-    "OPTIONAL_COLUMNS",
-    "INVENTORY_COLUMNS",
-    "COLUMN_MATCH_CUTOFF",
-    "read_specimen_table",
-    "parse_triplet",
-    "format_triplet",
-    "build_inventory",
-    "check_inventory",
-    "load_examples",
-    "select_species",
-]
+__all__ = [*table.__all__, *inventory.__all__, *selection.__all__, *outputs.__all__]

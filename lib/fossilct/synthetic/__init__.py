@@ -19,10 +19,10 @@ shells), `spiral` and `disc` (analytic shells), `shells` (design, rasterisation,
 ``python -m fossilct.synthetic --help``.
 """
 
-from fossilct.synthetic.dataset import write_dataset
+from fossilct.synthetic.dataset import ensure_dataset, write_dataset
 from fossilct.synthetic.morphotypes import CONFUSABLE_PAIRS, MORPHOTYPES, SPECIES, sample_morphology
 from fossilct.synthetic.scan import sample_nuisance
 from fossilct.synthetic.specimen import SyntheticSpecimen, make_specimen
 
 __all__ = ["SPECIES", "CONFUSABLE_PAIRS", "MORPHOTYPES", "SyntheticSpecimen", "make_specimen",
-           "sample_morphology", "sample_nuisance", "write_dataset"]
+           "sample_morphology", "sample_nuisance", "write_dataset", "ensure_dataset"]

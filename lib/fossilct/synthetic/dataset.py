@@ -194,3 +194,33 @@ def write_dataset(out_dir: str | os.PathLike, *, n_species: int = 12, n_specimen
                              + (["mask_file"] if write_masks else []))
         atomic.write_csv(tmp / "specimens.csv", table)
     return table
+
+
+def ensure_dataset(data_dir: str | os.PathLike, *, generate: bool, **options) -> Path:
+    """The data folder, after generating the synthetic dataset into it when `generate`.
+
+    Parameters
+    ----------
+    data_dir : path-like
+    generate : bool, keyword-only
+        True: :func:`write_dataset` into `data_dir` with `options`; False: the folder must
+        already hold the user's volumes and ``specimens.csv``.
+    **options
+        :func:`write_dataset`'s keywords.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    FileNotFoundError
+        If `generate` is False and `data_dir` has no ``specimens.csv``.
+    """
+    data_dir = Path(data_dir)
+    if generate:
+        write_dataset(data_dir, **options)
+    elif not (data_dir / "specimens.csv").is_file():
+        raise FileNotFoundError(f"{str(data_dir)!r} has no specimens.csv; give the folder of your "
+                                "volumes and their table (columns file, species, specimen_id).")
+    return data_dir

@@ -18,10 +18,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="output folder (created or replaced)")
     parser.add_argument("--species", type=int, default=len(SPECIES),
                         help=f"number of species, the first N of {len(SPECIES)} (default 6)")
-    parser.add_argument("--specimens", type=int, default=5, help="specimens per species (default 5)")
-    parser.add_argument("--size", type=int, default=80, help="voxels along rows and columns (default 80)")
+    parser.add_argument("--specimens", type=int, default=5,
+                        help="specimens per species (default 5)")
+    parser.add_argument("--size", type=int, default=80,
+                        help="voxels along rows and columns (default 80)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--rescans", type=int, default=2, help="specimens scanned twice (default 2)")
+    parser.add_argument("--rescans", type=int, default=2,
+                        help="specimens scanned twice (default 2)")
     parser.add_argument("--formats", default=",".join(DEFAULT_FORMATS),
                         help="comma-separated volume formats to cycle through")
     return parser

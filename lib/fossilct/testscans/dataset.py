@@ -58,7 +58,8 @@ def _encode(intensity: np.ndarray, fmt: str, rng: np.random.Generator) -> tuple[
     if fmt in ("tiff_folder", "tiff_stack", "png_folder", "dicom"):
         low, high = _UINT16_WINDOW
         scaled = np.clip((intensity - low) / (high - low), 0.0, 1.0) * 65535.0
-        return np.rint(scaled).astype(np.uint16), {"dtype": "uint16", "window": list(_UINT16_WINDOW)}
+        return (np.rint(scaled).astype(np.uint16),
+                {"dtype": "uint16", "window": list(_UINT16_WINDOW)})
     gain = round(float(rng.uniform(2.0, 5.0) if fmt != "npy" else rng.uniform(0.5, 3.0)), 4)
     offset = round(float(rng.uniform(0.15, 0.35)), 4) if fmt == "npy" else 0.0
     return ((gain * (intensity - offset)).astype(np.float32),
@@ -138,8 +139,8 @@ def write_dataset(out_dir: str | os.PathLike, *, n_species: int = len(SPECIES),
     >>> table = write_dataset(folder, n_species=1, n_specimens=2, size=24, n_rescans=1)
     >>> table[["file", "specimen_id", "format"]].values.tolist()
     [['uniserial_straight_00.nii.gz', 'uniserial_straight_00', 'nifti'], \
-['uniserial_straight_01.nrrd', 'uniserial_straight_01', 'nrrd'], \
-['uniserial_straight_01_rescan1_tiff', 'uniserial_straight_01', 'tiff_folder']]
+['uniserial_straight_00_rescan1.nrrd', 'uniserial_straight_00', 'nrrd'], \
+['uniserial_straight_01_tiff', 'uniserial_straight_01', 'tiff_folder']]
     """
     out_dir = Path(out_dir)
     n_species = _check_int(n_species, "n_species", 1, len(SPECIES))

@@ -1,10 +1,11 @@
 """Shell forms of the second test source, as implicit functions of body coordinates.
 
-A form answers, for any points in body coordinates (the form's bounding sphere has radius 1
-about the origin), which points lie in the shell wall and which in the lumen of which chamber
-(:meth:`ChamberChain.sample`, :meth:`ChamberletDisc.sample`). Nothing is grown or rasterised
-ahead: the scanner (:mod:`fossilct.testscans.scanner`) evaluates the form at the sample points
-of its own voxel grid, whatever the orientation, spacing or anisotropy. Two constructions:
+A form answers, for any points in body coordinates (the form fills a sphere of radius about 1
+about the origin, ``bounding_radius``), which points lie in the shell wall and which in the
+lumen of which chamber (:meth:`ChamberChain.sample`, :meth:`ChamberletDisc.sample`). Nothing
+is grown or rasterised ahead: the scanner (:mod:`fossilct.testscans.scanner`) evaluates the
+form at the sample points of its own voxel grid, whatever the orientation, spacing or
+anisotropy. Two constructions:
 
 - :class:`ChamberChain`: chambers are ellipsoids added oldest first. A chamber's wall is its
   ellipsoid's inner rim of thickness ``wall``, except where an older chamber already occupies
@@ -66,6 +67,11 @@ class ChamberChain:
     def n_chambers(self) -> int:
         return int(self.centres.shape[0])
 
+    @property
+    def bounding_radius(self) -> float:
+        """Radius of a sphere about the origin that holds the form (1 for built chains)."""
+        return float(np.max(np.linalg.norm(self.centres, axis=1) + self.semi_axes.max(axis=1)))
+
     def sample(self, points: np.ndarray, *, wall: float) -> tuple[np.ndarray, np.ndarray]:
         """Classify points: shell wall, lumen of a chamber, or outside.
 
@@ -89,37 +95,47 @@ class ChamberChain:
 
         Examples
         --------
+        Two overlapping spheres (radius 0.545 about x = -0.455 and 0.455): the lumen of each,
+        the septum (the older sphere's rim inside the younger), the foramen on the axis, outside:
+
         >>> chain = chain_from_chambers([[-0.5, 0, 0], [0.5, 0, 0]], [[0.6] * 3, [0.6] * 3])
-        >>> is_wall, chamber = chain.sample(np.array([[-0.5, 0, 0], [0.5, 0, 0], [0, 0, 0.3]]),
-        ...                                 wall=0.05)
+        >>> points = np.array([[-0.45, 0, 0], [0.45, 0, 0], [0, 0.26, 0], [0.065, 0, 0],
+        ...                    [0, 0, 0.6]])
+        >>> is_wall, chamber = chain.sample(points, wall=0.05)
         >>> is_wall.tolist(), chamber.tolist()
-        ([False, False, False], [0, 1, 0])
+        ([False, False, True, False, False], [0, 1, -1, 0, -1])
         """
         points = _as_points(points)
         wall = _check_wall(wall)
         is_wall = np.zeros(len(points), bool)
         chamber = np.full(len(points), -1, np.int64)
         inside_older = np.zeros(len(points), bool)
-        previous_rim = None
+        previous_rim = np.zeros(0, np.intp)
         for i in range(self.n_chambers):
-            local = (points - self.centres[i]) @ self.rotations[i]
+            # only points within the chamber's bounding sphere can be inside it
+            reach = float(self.semi_axes[i].max())
+            near = np.flatnonzero(np.sum((points - self.centres[i]) ** 2, axis=1) < reach ** 2)
+            local = (points[near] - self.centres[i]) @ self.rotations[i]
             q = np.sqrt(np.sum((local / self.semi_axes[i]) ** 2, axis=1))
-            inside = q < 1.0
-            with np.errstate(divide="ignore", invalid="ignore"):
-                depth = np.where(q > 0, np.linalg.norm(local, axis=1) * (1.0 / q - 1.0), np.inf)
-            own_rim = inside & (depth < wall) & ~inside_older
-            if previous_rim is not None:
+            inside = near[q < 1.0]
+            local, q = local[q < 1.0], q[q < 1.0]
+            with np.errstate(divide="ignore"):
+                depth = np.linalg.norm(local, axis=1) * (1.0 / q - 1.0)
+            own_rim = inside[(depth < wall) & ~inside_older[inside]]
+            if previous_rim.size:
                 # the septum between chamber i-1 and i (the older rim inside the younger
                 # chamber) is pierced by a foramen on the line joining their centres
+                septum = np.intersect1d(previous_rim, inside, assume_unique=True)
                 axis = self.centres[i] - self.centres[i - 1]
                 axis /= np.linalg.norm(axis)
-                offset = points - self.centres[i - 1]
-                off_axis = np.linalg.norm(offset - np.outer(offset @ axis, axis), axis=1)
+                offset = points[septum] - self.centres[i - 1]
+                along = offset @ axis
+                off_axis = np.linalg.norm(offset - np.outer(along, axis), axis=1)
                 radius = self.aperture * float(self.semi_axes[i - 1].min())
-                is_wall &= ~(previous_rim & inside & (off_axis < radius) & (offset @ axis > 0))
-            is_wall |= own_rim
-            chamber[inside & (chamber < 0)] = i
-            inside_older |= inside
+                is_wall[septum[(off_axis < radius) & (along > 0)]] = False
+            is_wall[own_rim] = True
+            chamber[inside[chamber[inside] < 0]] = i
+            inside_older[inside] = True
             previous_rim = own_rim
         chamber[is_wall] = -1
         return is_wall, chamber
@@ -160,8 +176,8 @@ def chain_from_chambers(centres, semi_axes, axes=None, *, aperture: float = 0.3)
     Examples
     --------
     >>> chain = chain_from_chambers([[0, 0, 0], [3, 0, 0]], [[2, 1, 1], [2, 1, 1]])
-    >>> chain.centres[:, 0].tolist(), round(float(chain.semi_axes.max()), 3)
-    ([-0.4, 0.4], 0.571)
+    >>> np.round(chain.centres[:, 0], 3).tolist(), round(float(chain.semi_axes.max()), 3)
+    ([-0.429, 0.429], 0.571)
     """
     centres = np.asarray(centres, np.float64)
     semi_axes = np.asarray(semi_axes, np.float64)
@@ -203,6 +219,11 @@ class ChamberletDisc:
     def n_chambers(self) -> int:
         return int(self.chamberlets.sum())
 
+    @property
+    def bounding_radius(self) -> float:
+        """Radius of a sphere about the origin that holds the lens (its rim is at radius 1)."""
+        return float(np.hypot(1.0, max(self.half_thickness)))
+
     def sample(self, points: np.ndarray, *, wall: float) -> tuple[np.ndarray, np.ndarray]:
         """Classify points as for :meth:`ChamberChain.sample`; the chamber index counts the
         chamberlets annulus by annulus (0: the central chamber).
@@ -211,10 +232,10 @@ class ChamberletDisc:
         --------
         >>> disc = ChamberletDisc((0.3, 0.1), np.array([0.2, 0.6, 1.0]), np.array([1, 8, 16]),
         ...                       np.zeros(3))
-        >>> is_wall, chamber = disc.sample(np.array([[0, 0, 0], [0.4, 0.01, 0], [0, 0, 0.5]]),
-        ...                                wall=0.04)
-        >>> is_wall.tolist(), chamber.tolist()
-        ([False, False, False], [0, 1, -1])
+        >>> points = np.array([[0, 0, 0], [0.4, 0.15, 0], [0.4, 0, 0], [0, 0, 0.5]])
+        >>> is_wall, chamber = disc.sample(points, wall=0.04)
+        >>> is_wall.tolist(), chamber.tolist()  # centre, a chamberlet, a radial septum, outside
+        ([False, False, True, False], [0, 1, -1, -1])
         """
         points = _as_points(points)
         wall = _check_wall(wall)

@@ -123,17 +123,20 @@ class RenderedScan:
 
 
 def _occupancy(specimen: dict, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Wall and sediment indicators (float32) of body-frame points, in chunks."""
-    wall = np.zeros(len(points), np.float32)
-    infill = np.zeros(len(points), np.float32)
+    """Wall and sediment indicators (bool) of body-frame points, in chunks."""
+    wall = np.zeros(len(points), bool)
+    infill = np.zeros(len(points), bool)
     sediment = specimen["infill"]
-    for start in range(0, len(points), _CHUNK_POINTS):
-        chunk = points[start:start + _CHUNK_POINTS]
-        is_wall, chamber = specimen["form"].sample(chunk, wall=specimen["wall"])
-        wall[start:start + len(chunk)] = is_wall
+    # only points inside the form's bounding sphere can be shell or lumen
+    reach = specimen["form"].bounding_radius
+    within = np.flatnonzero(np.einsum("ij,ij->i", points, points) < reach ** 2)
+    for start in range(0, within.size, _CHUNK_POINTS):
+        rows = within[start:start + _CHUNK_POINTS]
+        is_wall, chamber = specimen["form"].sample(points[rows], wall=specimen["wall"])
+        wall[rows] = is_wall
         if sediment is not None:
-            below = chunk @ np.asarray(sediment["direction"]) < sediment["level"]
-            infill[start:start + len(chunk)] = (chamber >= 0) & below
+            below = points[rows] @ np.asarray(sediment["direction"]) < sediment["level"]
+            infill[rows] = (chamber >= 0) & below
     return wall, infill
 
 
@@ -163,7 +166,8 @@ def render_scan(specimen: dict, scan: dict, *, size: int) -> RenderedScan:
     >>> from fossilct.testscans.morphotypes import sample_specimen
     >>> rendered = render_scan(sample_specimen("globular_coiled", rng=1),
     ...                        sample_scan(anisotropic=True, rng=2), size=24)
-    >>> rendered.volume.shape[1:], rendered.volume.dtype.name, rendered.spacing_um[0] > rendered.spacing_um[1]
+    >>> plane_um, row_um, _ = rendered.spacing_um
+    >>> rendered.volume.shape[1:], rendered.volume.dtype.name, plane_um > row_um
     ((24, 24), 'float32', True)
     """
     if int(size) < 16:
@@ -183,14 +187,14 @@ def render_scan(specimen: dict, scan: dict, *, size: int) -> RenderedScan:
     sub_offsets = ((np.arange(n_sub) + 0.5) / n_sub - 0.5) * plane_spacing
     wall = np.zeros((n_planes, size * size), np.float32)
     infill = np.zeros((n_planes, size * size), np.float32)
-    for p in range(n_planes):
-        for offset in sub_offsets:
-            height = (p - (n_planes - 1) / 2) * plane_spacing + offset
-            points = np.column_stack([np.full(len(plane_grid), height), plane_grid]) - centre
-            # rows of `points` are scan-frame vectors; the body frame is R^T x
-            plane_wall, plane_infill = _occupancy(specimen, points @ to_body)
-            wall[p] += plane_wall / n_sub
-            infill[p] += plane_infill / n_sub
+    heights = (np.arange(n_planes) - (n_planes - 1) / 2) * plane_spacing
+    for offset in sub_offsets:
+        points = np.concatenate([np.repeat(heights + offset, len(plane_grid))[:, None],
+                                 np.tile(plane_grid, (n_planes, 1))], axis=1) - centre
+        # rows of `points` are scan-frame vectors; the body frame is R^T x
+        sub_wall, sub_infill = _occupancy(specimen, points @ to_body)
+        wall += sub_wall.reshape(n_planes, -1) / np.float32(n_sub)
+        infill += sub_infill.reshape(n_planes, -1) / np.float32(n_sub)
     wall = wall.reshape(n_planes, size, size)
     infill = infill.reshape(n_planes, size, size)
     calcite, air = float(scan["calcite"]), float(scan["background"])

@@ -12,13 +12,15 @@ validated).
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import keras
 import numpy as np
 
 from fossilct.models import get_backbone, training_view
-from fossilct.training.state import BackupStore, EpochTracker, TrainingState, WeightAverage
+from fossilct.training.fingerprint import plain_fingerprint
+from fossilct.training.state import (BackupStore, EpochTracker, TrainingState, WeightAverage,
+                                     random_states)
 
 __all__ = ["fit_model"]
 
@@ -91,6 +93,42 @@ def _steps_per_epoch(train_ds) -> int:
     return steps
 
 
+def _fit_fingerprint(trainer: keras.Model, train_ds, val_ds, settings: dict[str, Any],
+                     caller: str | dict | None) -> dict:
+    """What a backup of this call must match: the settings, the model's weight shapes, the
+    datasets' element specs and sizes, and the caller's own fingerprint."""
+    return plain_fingerprint({
+        "fit_model": {**settings,
+                      "class_weight": (None if settings["class_weight"] is None else
+                                       {str(k): float(v)
+                                        for k, v in settings["class_weight"].items()})},
+        "model": {"weight_shapes": [list(w.shape) for w in trainer.weights],
+                  "random_states": len(random_states(trainer))},
+        "data": {"train_spec": str(train_ds.element_spec),
+                 "train_batches": int(train_ds.cardinality()),
+                 "val_spec": str(val_ds.element_spec),
+                 "val_batches": int(val_ds.cardinality())},
+        "caller": caller,
+    })
+
+
+def _replay_epochs(train_ds, n_epochs: int) -> None:
+    """Iterate `train_ds` as `n_epochs` training epochs did, without training on it.
+
+    The shuffle order of a ``tf.data`` dataset changes with every iterator made from it, and an
+    augmentation mapped over it keeps its random state in variables that advance with every
+    batch; neither is in a backup. A fresh process that rebuilds the dataset starts both streams
+    anew, so a resumed training replays the completed epochs to draw exactly the batches the
+    killed run would have drawn next. Keras' ``fit`` (3.x, known cardinality, no
+    ``steps_per_epoch``) makes a new iterator at the start of every epoch and one more at its end,
+    which the next epoch replaces unused: both count.
+    """
+    for _ in range(n_epochs):
+        for _ in train_ds:
+            pass
+        iter(train_ds)
+
+
 def fit_model(model: keras.Model, train_ds, val_ds, *,
               phase1_epochs: int = DEFAULT_PHASE1_EPOCHS,
               phase2_epochs: int = DEFAULT_PHASE2_EPOCHS,
@@ -100,7 +138,9 @@ def fit_model(model: keras.Model, train_ds, val_ds, *,
               label_smoothing: float = DEFAULT_LABEL_SMOOTHING,
               focal_gamma: float | None = None, class_weight: dict | None = None,
               patience: int = DEFAULT_PATIENCE, ema_momentum: float | None = None,
-              backup_dir: str | os.PathLike | None = None, jit_compile: bool = False,
+              backup_dir: str | os.PathLike | None = None,
+              backup_fingerprint: str | Mapping[str, Any] | None = None,
+              jit_compile: bool = False,
               callbacks: Sequence[keras.callbacks.Callback] = (), verbose: int = 2) -> dict:
     """Train a ``fossilct.models.build_model`` model in the report's two phases.
 
@@ -135,8 +175,18 @@ def fit_model(model: keras.Model, train_ds, val_ds, *,
         it (see :class:`fossilct.training.state.WeightAverage`). None: off.
     backup_dir : path-like, optional
         Save the training state after every epoch; a call with the same folder after a crash or
-        kill continues from the last completed epoch of the phase it was in. Deleted once the
-        training completes.
+        kill continues from the last completed epoch of the phase it was in, and produces the
+        same history and weights as a run that was never interrupted (on one device; see
+        below). Deleted once the training completes. A backup is resumed only when it was
+        written by the same training: the arguments of this call (epochs, learning rates,
+        patience, ...), the model's weight shapes, the datasets' element specs and sizes and
+        `backup_fingerprint` must all be equal; otherwise it is deleted with a ``UserWarning``
+        that names what changed, and training starts from epoch 1.
+    backup_fingerprint : str or mapping, optional
+        What else identifies this training and is invisible here: the data parameters, the
+        slices, the class names, the augmentation (use
+        :func:`fossilct.training.backup_fingerprint`). Without it, a backup is resumed after a
+        change of those.
     jit_compile : bool
         XLA (``DeviceConfig.xla``).
     callbacks : sequence of keras.callbacks.Callback
@@ -147,15 +197,30 @@ def fit_model(model: keras.Model, train_ds, val_ds, *,
     Returns
     -------
     dict of str to list
-        Per epoch (both phases, in order): ``epoch`` (1-based), ``phase``, ``loss``,
-        ``accuracy``, ``val_loss``, ``val_accuracy``, ``learning_rate``. The model holds the
-        weights of the epoch with the lowest ``val_loss`` when this returns.
+        Per epoch (both phases, in order): ``epoch`` (1-based), ``phase``, the Keras logs
+        (``accuracy``, ``loss``, ``val_accuracy``, ``val_loss``) and ``learning_rate``, in this
+        order. The model holds the weights of the epoch with the lowest ``val_loss`` when this
+        returns.
+
+    Notes
+    -----
+    To resume exactly, the backup holds the model and optimizer variables, the dropout
+    generators' states and the weight averages, and the resumed call first iterates `train_ds`
+    once per completed epoch without training (its shuffle order and a mapped augmentation
+    advance with every pass, and a rebuilt dataset starts again from the first): a data-only
+    pass, much cheaper than a training epoch. This holds for a `train_ds` whose passes depend
+    only on its seed and on how often it was iterated, as
+    :func:`fossilct.data.make_dataset`'s do. Under a multi-device strategy Keras itself draws a
+    batch before each phase, so an uninterrupted run is then not exactly reproducible either.
 
     Raises
     ------
     ValueError
-        No `val_ds`, negative epochs or both zero, a learning rate <= 0, label smoothing outside [0, 1),
-        `patience` < 1, a bad `unfreeze`, unknown cardinality of `train_ds`.
+        No `val_ds`, negative epochs or both zero, a learning rate <= 0, label smoothing outside
+        [0, 1), a negative `weight_decay` or `focal_gamma`, `patience` < 1, a bad `unfreeze`,
+        unknown cardinality of `train_ds`, `backup_fingerprint` without `backup_dir`.
+    TypeError
+        If `backup_fingerprint` is neither a str nor a mapping of JSON-like values.
 
     Examples
     --------
@@ -183,9 +248,19 @@ def fit_model(model: keras.Model, train_ds, val_ds, *,
             raise ValueError(f"`{name}`={value} must be > 0.")
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"`label_smoothing`={label_smoothing} must lie in [0, 1).")
+    if not 0.0 <= weight_decay < float("inf"):
+        raise ValueError(f"`weight_decay`={weight_decay} must be a finite number >= 0 (0 turns "
+                         "the decay off).")
+    if focal_gamma is not None and not 0.0 <= focal_gamma < float("inf"):
+        raise ValueError(f"`focal_gamma`={focal_gamma} must be >= 0, or None for "
+                         "cross-entropy.")
     if patience < 1 or restart_epochs < 1:
         raise ValueError(f"`patience`={patience} and `restart_epochs`={restart_epochs} must be "
                          ">= 1.")
+    if backup_fingerprint is not None and backup_dir is None:
+        raise ValueError("`backup_fingerprint` is given without `backup_dir`: it identifies a "
+                         "backup, so pass the backup folder too (or drop the fingerprint).")
+    caller = None if backup_fingerprint is None else plain_fingerprint(backup_fingerprint)
     backbone = get_backbone(model)
     trainer = training_view(model)  # shares the weights; no resize layer (XLA, speed)
     _check_unfreeze(unfreeze, len(backbone.layers))
@@ -194,10 +269,22 @@ def fit_model(model: keras.Model, train_ds, val_ds, *,
                     if isinstance(layer, keras.layers.BatchNormalization)}
     phases = {1: (phase1_epochs, phase1_lr), 2: (phase2_epochs, phase2_lr)}
 
-    store = BackupStore(backup_dir) if backup_dir is not None else None
-    restored = store.load_state() if store is not None else None
+    store = restored = None
+    if backup_dir is not None:
+        settings = dict(phase1_epochs=phase1_epochs, phase2_epochs=phase2_epochs,
+                        phase1_lr=phase1_lr, phase2_lr=phase2_lr, unfreeze=unfreeze,
+                        restart_epochs=restart_epochs, weight_decay=weight_decay,
+                        label_smoothing=label_smoothing, focal_gamma=focal_gamma,
+                        class_weight=class_weight, patience=patience,
+                        ema_momentum=ema_momentum, jit_compile=jit_compile)
+        store = BackupStore(backup_dir, fingerprint=_fit_fingerprint(
+            trainer, train_ds, val_ds, settings, caller))
+        restored = store.load_state()
     state, files = restored if restored is not None else (TrainingState(), {})
     best = [store.load_best(files) if restored is not None else None]
+    if restored is not None:
+        store.restore_random_states(files, trainer)
+        _replay_epochs(train_ds, state.n_epochs)
     resume_mid_phase = restored is not None and not state.phase_complete and state.epochs_done
     if restored is not None and state.phase_complete:
         state.phase, state.epochs_done, state.phase_complete = state.phase + 1, 0, False
@@ -235,8 +322,6 @@ def fit_model(model: keras.Model, train_ds, val_ds, *,
         trainer.set_weights(best[0])
     with model.distribute_strategy.scope():  # the full model, compiled as it was trained
         model.compile(optimizer=trainer.optimizer, loss=trainer.loss, metrics=["accuracy"])
-    if store is not None and store.folder.is_dir():
-        for path in store.folder.iterdir():
-            path.unlink()
-        store.folder.rmdir()
+    if store is not None:
+        store.clear()
     return {key: list(values) for key, values in state.history.items()}

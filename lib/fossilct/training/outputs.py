@@ -8,7 +8,8 @@ Folder layout (``outputs/<profile>/models/<arch>/``)::
     history.csv        one row per epoch of both phases
     params.yaml        the parameters that actually ran
     logs/              TensorBoard event files (train / validation scalars per epoch)
-    curves.png         training curves, phases marked
+    timing.json        wall time of the training (epochs, seconds), when given
+    <name>.png         the figures passed in (the notebook's training curves: curves.png)
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ import pandas as pd
 
 from fossilct import atomic
 
-__all__ = ["OUTPUT_FILES", "save_training_outputs", "load_training_outputs", "write_tensorboard_logs"]
+__all__ = ["OUTPUT_FILES", "save_training_outputs", "load_training_outputs",
+           "read_training_params", "check_trained_on", "tensorboard_series",
+           "open_tensorboard_writers", "write_tensorboard_rows", "write_tensorboard_logs"]
 
-OUTPUT_FILES = ("model.keras", "class_names.json", "history.csv", "params.yaml", "logs",
-                "curves.png")
+OUTPUT_FILES = ("model.keras", "class_names.json", "history.csv", "params.yaml", "logs")
 
 
 def _plain(value: Any) -> Any:
@@ -49,6 +51,62 @@ def _check_history(history: Mapping[str, Sequence]) -> None:
                          f"'epoch' (as fit_model returns); got lengths {lengths}.")
 
 
+def tensorboard_series(history: Mapping[str, Sequence]) -> dict[str, list[tuple[str, str]]]:
+    """Which history column goes to which TensorBoard run and tag (Keras' layout).
+
+    Returns
+    -------
+    dict
+        ``{"train": [(tag, column), ...], "validation": [...]}``: ``epoch_<name>`` for each
+        training metric and the learning rate, ``epoch_<name>`` of each ``val_<name>`` column.
+
+    Examples
+    --------
+    >>> tensorboard_series({"epoch": [1], "phase": [1], "loss": [0.5], "val_loss": [0.6]})
+    {'train': [('epoch_loss', 'loss')], 'validation': [('epoch_loss', 'val_loss')]}
+    """
+    skip = {"epoch", "phase"}
+    return {"train": [(f"epoch_{k}", k) for k in history
+                      if k not in skip and not k.startswith("val_")],
+            "validation": [(f"epoch_{k[4:]}", k) for k in history if k.startswith("val_")]}
+
+
+def write_tensorboard_rows(writers: Mapping[str, Any], history: Mapping[str, Sequence], *,
+                           start: int = 0) -> None:
+    """Append the history rows from `start` on to open TensorBoard writers, then flush.
+
+    Parameters
+    ----------
+    writers : mapping
+        ``"train"`` and ``"validation"`` -> ``tf.summary`` file writers.
+    history : dict of str to list
+        As :func:`fossilct.training.fit_model` returns it; the step of a row is its ``epoch``
+        (global, 1-based).
+    start : int, keyword-only
+        First row to write.
+    """
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata()
+    metadata.plugin_data.plugin_name = "scalars"
+    for run, series in tensorboard_series(history).items():
+        with writers[run].as_default():
+            for i in range(start, len(history["epoch"])):
+                for tag, key in series:
+                    tf.summary.write(tag, tf.constant(float(history[key][i])),
+                                     step=int(history["epoch"][i]), metadata=metadata)
+        writers[run].flush()
+
+
+def open_tensorboard_writers(log_dir: str | os.PathLike) -> dict[str, Any]:
+    """``tf.summary`` file writers of the ``train`` and ``validation`` runs under `log_dir`."""
+    import tensorflow as tf
+
+    return {run: tf.summary.create_file_writer(str(Path(log_dir) / run))
+            for run in ("train", "validation")}
+
+
 def write_tensorboard_logs(log_dir: str | os.PathLike, history: Mapping[str, Sequence]) -> Path:
     """Write the per-epoch history as TensorBoard scalars, replacing `log_dir` atomically.
 
@@ -62,31 +120,19 @@ def write_tensorboard_logs(log_dir: str | os.PathLike, history: Mapping[str, Seq
     ValueError
         If `history` is not a mapping of equally long lists with an ``epoch`` entry.
     """
-    import tensorflow as tf
-    from tensorflow.core.framework import summary_pb2
-
     _check_history(history)
-    metadata = summary_pb2.SummaryMetadata()
-    metadata.plugin_data.plugin_name = "scalars"
-    skip = {"epoch", "phase"}
     with atomic.atomic_dir(log_dir) as tmp:
-        for run, keys in (("train", [k for k in history if k not in skip
-                                     and not k.startswith("val_")]),
-                          ("validation", [k for k in history if k.startswith("val_")])):
-            writer = tf.summary.create_file_writer(str(tmp / run))
-            with writer.as_default():
-                for i, epoch in enumerate(history["epoch"]):
-                    for key in keys:
-                        name = key[4:] if run == "validation" else key
-                        tf.summary.write(f"epoch_{name}", tf.constant(float(history[key][i])),
-                                         step=int(epoch), metadata=metadata)
+        writers = open_tensorboard_writers(tmp)
+        write_tensorboard_rows(writers, history)
+        for writer in writers.values():
             writer.close()
     return Path(log_dir)
 
 
 def save_training_outputs(out_dir: str | os.PathLike, model, history: Mapping[str, Sequence],
-                          class_names: Sequence[str], params: Mapping[str, Any]
-                          ) -> dict[str, Path]:
+                          class_names: Sequence[str], params: Mapping[str, Any], *,
+                          timing: Mapping[str, Any] | None = None,
+                          figures: Mapping[str, object] | None = None) -> dict[str, Path]:
     """Write a trained model's folder; every file atomically (temp name, then rename).
 
     Parameters
@@ -101,19 +147,21 @@ def save_training_outputs(out_dir: str | os.PathLike, model, history: Mapping[st
     params : mapping
         The parameters that ran (notebook parameters plus resolved values such as the input
         size and the device settings).
+    timing : mapping, keyword-only, optional
+        :meth:`fossilct.training.EpochTimer.summary`, saved as ``timing.json``.
+    figures : mapping of str to matplotlib Figure, keyword-only, optional
+        Saved as ``<name>.png``.
 
     Returns
     -------
     dict of str to Path
-        ``OUTPUT_FILES`` name -> path.
+        ``OUTPUT_FILES`` name (and ``<name>.png``) -> path.
 
     Raises
     ------
     ValueError
         If `class_names` does not match the model's output width, or `history` is malformed.
     """
-    from fossilct.plots.training import plot_training_curves
-
     n_out = int(model.output_shape[-1])
     if len(class_names) != n_out:
         raise ValueError(f"{len(class_names)} `class_names` for a model with {n_out} outputs; "
@@ -127,8 +175,32 @@ def save_training_outputs(out_dir: str | os.PathLike, model, history: Mapping[st
     atomic.write_csv(paths["history.csv"], pd.DataFrame(dict(history)))
     atomic.write_yaml(paths["params.yaml"], _plain(dict(params)))
     write_tensorboard_logs(paths["logs"], history)
-    atomic.save_figure(plot_training_curves(history), paths["curves.png"])
+    if timing is not None:
+        paths["timing.json"] = atomic.write_json(out_dir / "timing.json", _plain(dict(timing)))
+    for name, fig in (figures or {}).items():
+        paths[f"{name}.png"] = atomic.save_figure(fig, out_dir / f"{name}.png")
+    _check_written(paths, history, class_names)
     return paths
+
+
+def _check_written(paths: dict[str, Path], history: Mapping[str, Sequence],
+                   class_names: Sequence[str]) -> None:
+    """Read back what :func:`save_training_outputs` wrote: a complete model archive, the class
+    names, one history row per epoch."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(paths["model.keras"]) as archive:
+            damaged = archive.testzip()
+    except zipfile.BadZipFile:
+        damaged = "the archive"
+    if damaged is not None:
+        raise OSError(f"{paths['model.keras']} is damaged ({damaged}); the disk may be full. "
+                      "Re-run the training.")
+    if json.loads(paths["class_names.json"].read_text()) != list(class_names) or \
+            len(pd.read_csv(paths["history.csv"])) != len(history["epoch"]):
+        raise OSError(f"{paths['class_names.json'].parent}: class_names.json or history.csv "
+                      "does not read back as written; re-run the training.")
 
 
 def load_training_outputs(model_dir: str | os.PathLike):
@@ -160,3 +232,44 @@ def load_training_outputs(model_dir: str | os.PathLike):
         raise ValueError(f"{model_dir}: class_names.json lists {len(class_names)} classes, the "
                          f"model has {model.output_shape[-1]} outputs; re-run the training.")
     return model, class_names
+
+
+def read_training_params(model_dir: str | os.PathLike) -> dict:
+    """The parameters a model was trained with (``params.yaml`` of its folder).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder has no ``params.yaml``.
+    """
+    import yaml
+
+    path = Path(model_dir) / "params.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} does not exist; run the training notebook (04) "
+                                "for this architecture first, or fix `model_dir`.")
+    return yaml.safe_load(path.read_text())
+
+
+def check_trained_on(model_dir: str | os.PathLike, split_fingerprint: str) -> None:
+    """Refuse to evaluate a model on a slice table or split it was not trained with.
+
+    Parameters
+    ----------
+    model_dir : path-like
+        The model's folder; its ``params.yaml`` records ``split_fingerprint``.
+    split_fingerprint : str
+        :func:`fossilct.split.fingerprint` of the table about to be evaluated.
+
+    Raises
+    ------
+    ValueError
+        If the fingerprints differ (specimens of the test split may have been trained on):
+        the message says to re-train.
+    """
+    trained = read_training_params(model_dir).get("split_fingerprint")
+    if trained != split_fingerprint:
+        raise ValueError(
+            f"the model in {model_dir} was trained on another slice table or split (fingerprint "
+            f"{trained} vs {split_fingerprint} now): its test metrics would be stale or leaked. "
+            "Re-train it first (`python run_all.py --only 04,05`), or run the whole pipeline.")

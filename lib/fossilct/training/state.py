@@ -5,15 +5,22 @@ after every epoch and, when a backup folder is given, commit it to disk so that 
 resumes where it stopped:
 
 ``state.json``
-    phase, epochs done in it, history, best validation loss and epoch, early-stopping counter;
-    written last (atomically), it names the other files, so a kill in between leaves the previous
-    consistent state.
+    phase, epochs done in it, history (columns in their order), best validation loss and epoch,
+    early-stopping counter, and the fingerprint of the training that wrote it; written last
+    (atomically), it names the other files, so a kill in between leaves the previous consistent
+    state.
 ``latest-p<phase>e<epoch>.weights.h5``
     model and optimizer variables after that epoch (resumes the phase).
+``rng-p<phase>e<epoch>.npz``
+    the model's random-generator states (the dropout masks' seeds), which are not weights.
 ``ema-p<phase>e<epoch>.npz``
     the weight averages, when EMA is on.
 ``best-e<epoch>.npz``
     the selected weights of the best epoch so far (all of ``model.get_weights()``).
+
+A backup is resumed only by the same training: :class:`BackupStore` compares the stored
+fingerprint (``fossilct.training.fingerprint``) with the new run's and discards a backup that
+differs, or that cannot be read, with a warning saying why.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,8 +38,9 @@ import numpy as np
 import tensorflow as tf
 
 from fossilct import atomic
+from fossilct.training.fingerprint import fingerprint_changes
 
-__all__ = ["TrainingState", "WeightAverage", "EpochTracker", "BackupStore"]
+__all__ = ["TrainingState", "WeightAverage", "EpochTracker", "BackupStore", "random_states"]
 
 
 @dataclass
@@ -153,6 +163,23 @@ class WeightAverage(keras.callbacks.Callback):
             self.swap()
 
 
+_BACKUP_NAMES = (r"state\.json|latest-p\de\d+\.weights\.h5|(?:rng|ema)-p\de\d+\.npz"
+                 r"|best-e\d+\.npz")
+_BACKUP_FILE = re.compile(rf"(?:{_BACKUP_NAMES})|\.(?:{_BACKUP_NAMES})\.\w+\.tmp.*")
+"""Names of the files a backup writes (temporary ones included): the only ones it deletes."""
+
+
+def random_states(model: keras.Model) -> list:
+    """The model's variables that are not weights: the states of its random generators.
+
+    Keras keeps the seed state of dropout (and of every other random layer) in a variable that
+    ``get_weights``/``save_weights`` leave out; a resumed training needs it to draw the same
+    dropout masks as an uninterrupted one.
+    """
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
+
+
 class BackupStore:
     """Files of a resumable training in one folder (see the module docstring).
 
@@ -160,21 +187,68 @@ class BackupStore:
     ----------
     folder : path-like
         Created on the first save.
+    fingerprint : str or dict
+        The training's stored fingerprint (``fossilct.training.fingerprint.plain_fingerprint``),
+        written with every state and compared by :meth:`load_state`.
     """
 
-    def __init__(self, folder: str | os.PathLike):
+    def __init__(self, folder: str | os.PathLike, *, fingerprint: str | dict):
         self.folder = Path(folder)
+        self.fingerprint = fingerprint
+        self._files: dict = {"best": None}
+
+    def clear(self) -> None:
+        """Delete the backup's files (only those; other files stay) and the folder if empty."""
+        if not self.folder.is_dir():
+            return
+        for path in self.folder.iterdir():
+            if path.is_file() and _BACKUP_FILE.fullmatch(path.name):
+                path.unlink()
+        if not any(self.folder.iterdir()):
+            self.folder.rmdir()
+
+    def _discard(self, reason: str) -> None:
+        warnings.warn(f"training backup {str(self.folder)!r} discarded, the training starts from "
+                      f"epoch 1: {reason}", UserWarning, stacklevel=4)
+        self.clear()
 
     def load_state(self) -> tuple[TrainingState, dict] | None:
-        """The committed state and its file names, or None when there is no backup."""
+        """The committed state and its file names, or None when there is none to resume.
+
+        A backup of another training (different fingerprint), or one that cannot be read, is
+        deleted with a ``UserWarning`` naming the changes or the problem, and None is returned.
+        """
         path = self.folder / "state.json"
         if not path.is_file():
             return None
-        record = json.loads(path.read_text())
-        files = record.pop("files")
-        record["best_val_loss"] = (math.inf if record["best_val_loss"] is None
-                                   else record["best_val_loss"])
-        return TrainingState(**record), files
+        try:
+            record = json.loads(path.read_text())
+            if "fingerprint" not in record:
+                self._discard("it holds no fingerprint (an older fossilct wrote it), so it "
+                              "cannot be checked against this training.")
+                return None
+            stored = record.pop("fingerprint")
+            files = record.pop("files")
+            record["history"] = dict(record.pop("history"))
+            record["best_val_loss"] = (math.inf if record["best_val_loss"] is None
+                                       else record["best_val_loss"])
+            state = TrainingState(**record)
+        except (ValueError, KeyError, TypeError) as error:
+            self._discard(f"its state.json cannot be read ({type(error).__name__}: {error}); "
+                          "it was written by another fossilct version or damaged.")
+            return None
+        changes = fingerprint_changes(stored, self.fingerprint)
+        if changes:
+            self._discard("it belongs to a training with other settings or data; changed: "
+                          + "; ".join(changes[:8])
+                          + (f"; and {len(changes) - 8} more" if len(changes) > 8 else ""))
+            return None
+        absent = [name for name in files.values() if name and not (self.folder / name).is_file()]
+        if absent:
+            self._discard(f"its file(s) {absent} are missing.")
+            return None
+        self._files = dict(files)
+        return state, files
 
     def load_best(self, files: dict) -> list[np.ndarray] | None:
         if files.get("best") is None:
@@ -190,6 +264,14 @@ class BackupStore:
             return {"averages": [archive[f"a{i}"] for i in range(n)],
                     "updates": float(archive["updates"])}
 
+    def restore_random_states(self, files: dict, model: keras.Model) -> None:
+        """Put the saved random-generator states back into `model` (see :func:`random_states`);
+        the fingerprint guarantees that the model has as many as were saved."""
+        with np.load(self.folder / files["rng"]) as archive:
+            values = [archive[f"s{i}"] for i in range(len(archive.files))]
+        for variable, value in zip(random_states(model), values, strict=True):
+            variable.assign(value)
+
     def _write_npz(self, name: str, arrays: dict) -> None:
         with atomic.atomic_path(self.folder / name) as tmp:
             with open(tmp, "wb") as handle:
@@ -199,12 +281,14 @@ class BackupStore:
              best_changed: bool, ema: WeightAverage | None) -> None:
         """Commit one epoch: weights first, then ``state.json``, then drop superseded files."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        previous = self.load_state()
-        files = dict(previous[1]) if previous is not None else {"best": None}
+        files = self._files
         tag = f"p{state.phase}e{state.epochs_done}"
         files["latest"] = f"latest-{tag}.weights.h5"
         with atomic.atomic_path(self.folder / files["latest"]) as tmp:
             model.save_weights(tmp)
+        files["rng"] = f"rng-{tag}.npz"
+        self._write_npz(files["rng"], {f"s{i}": np.asarray(v.numpy())
+                                       for i, v in enumerate(random_states(model))})
         files["ema"] = None
         if ema is not None:
             ema_state = ema.get_state()
@@ -218,10 +302,14 @@ class BackupStore:
         record = asdict(state)
         record["best_val_loss"] = (None if math.isinf(state.best_val_loss)
                                    else state.best_val_loss)
-        atomic.write_json(self.folder / "state.json", {**record, "files": files})
+        # name-value pairs: the JSON is written with sorted keys, the column order must survive
+        record["history"] = [[name, values] for name, values in state.history.items()]
+        atomic.write_json(self.folder / "state.json",
+                          {**record, "files": files, "fingerprint": self.fingerprint})
         keep = {"state.json", *(name for name in files.values() if name)}
         for path in self.folder.iterdir():
-            if path.is_file() and path.name not in keep and not path.name.startswith("."):
+            if (path.is_file() and path.name not in keep and not path.name.startswith(".")
+                    and _BACKUP_FILE.fullmatch(path.name)):
                 path.unlink()
 
 

@@ -14,11 +14,11 @@ default and a `MissingSpacingWarning`. This is the only module, with the trainin
 that touches disk; everything downstream takes arrays.
 """
 
-from ._base import (DEFAULT_SPACING_UM, FORMATS, MissingSpacingWarning, Volume, VolumeError,
+from .base import (DEFAULT_SPACING_UM, FORMATS, MissingSpacingWarning, Volume, VolumeError,
                     VolumeHeader)
-from ._detect import detect_format
-from ._io import DEFAULT_MAX_MEMORY_FRACTION, load_volume, read_header, save_volume
-from ._resample import DEFAULT_ORDER, resample_isotropic
+from .detect import detect_format
+from .io import DEFAULT_MAX_MEMORY_FRACTION, load_volume, read_header, save_volume
+from .resample import DEFAULT_ORDER, resample_isotropic
 
 # Tracebacks and reprs name the public path, not the private module.
 for _public in (VolumeError, MissingSpacingWarning, VolumeHeader, Volume):

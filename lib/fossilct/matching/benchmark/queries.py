@@ -301,7 +301,14 @@ def _draw_offset(mask, normal, min_area_fraction, rng) -> float:
     return float(rng.choice(eligible) + rng.uniform(-0.5, 0.5))
 
 
-def make_queries(volumes: Sequence[tuple[np.ndarray, np.ndarray, float]], n_queries: int, *,
+def _source(item) -> tuple[np.ndarray, np.ndarray, float]:
+    """(volume, mask, voxel size) of a library volume, or such a tuple as it is."""
+    if hasattr(item, "voxel_size_um"):
+        return item.volume, item.mask, item.voxel_size_um
+    return item
+
+
+def make_queries(volumes: Sequence, n_queries: int, *,
                  rng: int | np.random.Generator, oblique_fraction: float = 0.5,
                  min_tilt_deg: float = 2.0, max_tilt_deg: float = 25.0,
                  min_area_fraction: float = 0.3, zoom_range=(0.8, 1.6),
@@ -316,8 +323,9 @@ def make_queries(volumes: Sequence[tuple[np.ndarray, np.ndarray, float]], n_quer
 
     Parameters
     ----------
-    volumes : sequence of (volume, mask, voxel_size_um)
-        The source volumes: intensities in [0, 1], fossil masks, voxel edges in µm.
+    volumes : sequence of LibraryVolume, or of (volume, mask, voxel_size_um)
+        The source volumes: intensities in [0, 1], fossil masks, voxel edges in µm (a
+        library's ``volumes``).
     n_queries : int
         Number of queries (>= 1).
     rng : int or numpy.random.Generator, keyword-only
@@ -392,7 +400,7 @@ def make_queries(volumes: Sequence[tuple[np.ndarray, np.ndarray, float]], n_quer
     queries = []
     for k, kind in enumerate(kinds):
         target = k % len(volumes)
-        volume, mask, voxel_um = volumes[target]
+        volume, mask, voxel_um = _source(volumes[target])
         axis = int(rng.integers(3))
         tilt = float(rng.uniform(min_tilt_deg, max_tilt_deg)) if kind == "oblique" else 0.0
         normal = tilted_normal(axis, tilt, float(rng.uniform(0.0, 360.0)))
