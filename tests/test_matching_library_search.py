@@ -7,6 +7,7 @@ from matching_fixtures import library_volume
 
 from fossilct.matching import MatchingError, SearchEffort, prepare_query
 from fossilct.matching.benchmark.queries import cut_query, tilted_normal
+from fossilct.matching import library_search
 from fossilct.matching.library_search import check_searchable, search_library
 
 
@@ -59,3 +60,15 @@ def test_check_searchable():
         check_searchable(bare)
     with pytest.raises(TypeError, match="must be a LibraryVolume"):
         check_searchable(volume.volume)
+
+
+def test_contenders_are_screened_and_refined_until_none_can_win(shelf, query, monkeypatch):
+    effort = SearchEffort(n_screen_volumes=1, n_refine_volumes=1)
+    monkeypatch.setattr(library_search, "PRERANK_RISE", -10.0)
+    monkeypatch.setattr(library_search, "SCREEN_RISE", -10.0)
+    least = search_library(query, shelf, effort=effort)
+    assert sum(hit.candidates[0].refined for hit in least.found) == 1
+    monkeypatch.setattr(library_search, "PRERANK_RISE", 10.0)
+    monkeypatch.setattr(library_search, "SCREEN_RISE", 10.0)
+    every = search_library(query, shelf, effort=effort)
+    assert all(hit.candidates[0].refined for hit in every.found)

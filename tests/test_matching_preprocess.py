@@ -8,6 +8,8 @@ import tifffile
 from fossilct import segmentation
 from fossilct.matching import MatchingError, prepare_query, read_query_image
 from fossilct.matching.preprocess import gray_to_square, to_square
+from fossilct.matching.silhouette import outline_silhouette, shell_mask
+from fossilct.matching.similarity import dice
 
 
 @pytest.fixture
@@ -27,8 +29,12 @@ def test_query_is_the_segmentation_of_the_slice(ct_slice):
     assert np.array_equal(query.image, seg.image)
     assert query.image.shape == (48, 48) and query.image.dtype == np.uint8
     assert query.mask.shape == (48, 48) and query.mask.dtype == bool
-    assert np.array_equal(query.silhouette, seg.mask)
-    rows, cols = np.nonzero(seg.mask)
+    # the silhouette is the outline rule on the segmentation's shell, close to its mask
+    shell = shell_mask(query.gray, seg.threshold)
+    assert np.array_equal(query.silhouette, outline_silhouette(shell))
+    assert query.threshold == seg.threshold
+    assert dice(query.silhouette, seg.mask) > 0.95
+    rows, cols = np.nonzero(query.silhouette)
     assert query.centroid == pytest.approx([rows.mean(), cols.mean()])
     assert query.radius == pytest.approx(np.sqrt(rows.size / np.pi))
     # the square mask is the silhouette cropped and resized like the image
@@ -48,7 +54,8 @@ def test_square_mapping_round_trips(ct_slice):
 def test_to_square_reproduces_the_model_input(ct_slice):
     query = prepare_query(ct_slice, image_size=40)
     gray_u8 = segmentation.to_uint8(query.gray)
-    assert np.array_equal(to_square(gray_u8 * query.silhouette, query.crop, 40), query.image)
+    seg = segmentation.segment_slice(query.gray, image_size=40)
+    assert np.array_equal(to_square(gray_u8 * seg.mask, query.crop, 40), query.image)
 
 
 def test_white_background_rgb_photo_gives_the_same_silhouette(ct_slice):

@@ -5,10 +5,11 @@ import pytest
 from matching_fixtures import library_volume, true_pose
 
 from fossilct.matching import SearchEffort, prepare_query
-from fossilct.matching.benchmark.queries import cut_query, tilted_normal
+from fossilct.matching.benchmark.queries import Nuisance, cut_query, tilted_normal
 from fossilct.matching.pose import pose_errors
-from fossilct.matching.search import (coarse_candidates, query_spectra, refine_candidates,
-                                      screen_candidates, search_index)
+from fossilct.matching.search import (PARTIAL_SHARES, coarse_candidates, query_spectra,
+                                      refine_candidates, screen_candidates, search_index,
+                                      section_guesses)
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +83,29 @@ def test_bad_counts_are_refused(target):
         coarse_candidates(query, target.index, n_candidates=0)
     with pytest.raises(TypeError, match="must be a SearchEffort"):
         search_index(query, target.index, target.refine_target, effort={"n_refine": 1})
+
+
+def test_a_whole_query_has_one_guess_and_a_partial_view_larger_ones(target):
+    query, _ = _query(target)
+    assert len(section_guesses(query)) == 1
+    cut = cut_query(target.volume, target.mask, normal=(1, 0, 0), offset_vox=0.0,
+                    nuisance=Nuisance(visible_fraction=0.7, crop_side=0))
+    partial = prepare_query(cut.image, pixel_size_um=target.voxel_size_um)
+    guesses = section_guesses(partial)
+    assert partial.partial and len(guesses) == 1 + len(PARTIAL_SHARES)
+    # the hidden part lies beyond the top border: the guessed centroids move up, radii grow
+    assert all(g.centre[0] < partial.centroid[0] for g in guesses[1:])
+    assert [g.radius for g in guesses] == sorted(g.radius for g in guesses)
+
+
+def test_a_partial_view_is_found_from_its_visible_part(target):
+    normal = tilted_normal(2, 8.0, 20.0)
+    cut = cut_query(target.volume, target.mask, normal=normal, offset_vox=1.0, angle_deg=50.0,
+                    nuisance=Nuisance(visible_fraction=0.7, crop_side=1))
+    query = prepare_query(cut.image, pixel_size_um=target.voxel_size_um)
+    truth = true_pose(query, cut.placement)
+    best = search_index(query, target.index, target.refine_target)[0]
+    errors = _error(best.pose, truth, target.volume.shape)
+    assert query.partial and cut.visible_fraction == pytest.approx(0.7, abs=0.05)
+    assert errors.mirror_ok and errors.normal_deg < 3 and errors.offset_vox < 1
+    assert np.linalg.norm(best.pose.centre - truth.centre) < 1.5

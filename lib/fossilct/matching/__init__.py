@@ -7,15 +7,16 @@ Typical use::
     result = matching.match_slice_to_library(image, library, pixel_size_um=2.5)
     result.species.head(3), result.best
 
-The engine: :mod:`~fossilct.matching.preprocess` (query preparation), :mod:`~.descriptors`
-(polar signatures, rotation search), :mod:`~.working` and :mod:`~.index` (working copy,
-per-volume index and cache), :mod:`~.effort` (how hard to search), :mod:`~.search` (one
-volume) and :mod:`~.library_search` (many volumes) with :mod:`~.refine` (the fossilct method),
-:mod:`~.reference` (the study's method), :mod:`~.similarity` and :mod:`~.scoring` (metrics),
-:mod:`~.pose` (geometry), :mod:`~.source_grid` (a match in the user's own file),
-:mod:`~.records` and :mod:`~.library` (library volumes and results) and :mod:`~.matcher`
-(public entry points). The benchmark on sections of known pose lives in
-its own subpackage, :mod:`fossilct.matching.benchmark`.
+The engine: :mod:`~fossilct.matching.preprocess` (query preparation), :mod:`~.silhouette`
+(the one outline rule of every silhouette), :mod:`~.descriptors` (polar signatures, rotation
+search), :mod:`~.working` and :mod:`~.index` (working copy, per-volume index and cache),
+:mod:`~.effort` (how hard to search), :mod:`~.search` (one volume) and
+:mod:`~.library_search` (many volumes) with :mod:`~.refine` (the fossilct method) and
+:mod:`~.reliability` (how far to trust a match), :mod:`~.reference` (the study's method),
+:mod:`~.similarity` and :mod:`~.scoring` (metrics), :mod:`~.pose` (geometry),
+:mod:`~.source_grid` (a match in the user's own file), :mod:`~.records` and :mod:`~.library`
+(library volumes and results) and :mod:`~.matcher` (public entry points). The benchmark on
+sections of known pose lives in its own subpackage, :mod:`fossilct.matching.benchmark`.
 """
 
 from fossilct.matching.effort import SearchEffort

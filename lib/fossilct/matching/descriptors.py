@@ -216,7 +216,8 @@ def polar_samples(stack: np.ndarray, centres: np.ndarray, radius: np.ndarray, *,
     return out
 
 
-def make_signatures(samples: np.ndarray, radii: np.ndarray) -> np.ndarray:
+def make_signatures(samples: np.ndarray, radii: np.ndarray, *,
+                    visible: np.ndarray | None = None) -> np.ndarray:
     """Normalised two-channel polar signatures from polar samples of mask and image.
 
     Parameters
@@ -225,6 +226,11 @@ def make_signatures(samples: np.ndarray, radii: np.ndarray) -> np.ndarray:
         Channel 0: mask samples in [0, 1]; channel 1: image samples (any intensity scale).
     radii : (R,) ndarray
         The circles' radii (equivalent radii), for the ``sqrt(r)`` area weighting.
+    visible : (K, R, A) ndarray of bool, optional, keyword-only
+        Which samples show the section (a partial view: the others lie beyond the image's
+        border). The signature is centred and normalised on the visible samples only, zero
+        elsewhere, and scaled by ``1 / sqrt(f)`` (``f`` the visible share of the area weights),
+        so that its correlation with a whole signature estimates the whole correlation.
 
     Returns
     -------
@@ -237,19 +243,29 @@ def make_signatures(samples: np.ndarray, radii: np.ndarray) -> np.ndarray:
     >>> sig = make_signatures(samples, np.arange(1.0, 5.0))
     >>> np.allclose(np.linalg.norm(sig.reshape(3, 2, -1), axis=2), 1.0)
     True
+    >>> half = np.zeros((3, 4, 8), bool); half[..., :4] = True
+    >>> part = make_signatures(samples, np.arange(1.0, 5.0), visible=half)
+    >>> bool(np.all(part[..., 4:] == 0)), round(float(np.sum(part[0, 0] ** 2)), 3)
+    (True, 2.0)
     """
     samples = np.asarray(samples, dtype=np.float64)
-    mask = np.clip(samples[:, 0], 0.0, 1.0)
+    shown = (np.ones(samples[:, 0].shape) if visible is None
+             else np.asarray(visible, dtype=np.float64))[:, None]         # (K, 1, R, A)
+    mask = np.clip(samples[:, 0], 0.0, 1.0) * shown[:, 0]
     image = samples[:, 1]
     weight = mask.sum(axis=(1, 2), keepdims=True)
     safe = np.maximum(weight, 1e-12)
     mean = (mask * image).sum(axis=(1, 2), keepdims=True) / safe
     var = (mask * (image - mean) ** 2).sum(axis=(1, 2), keepdims=True) / safe
     standard = mask * (image - mean) / np.sqrt(np.maximum(var, 1e-12))
+    area = np.broadcast_to(np.asarray(radii, np.float64)[None, None, :, None], shown.shape)
     sig = np.stack([mask, standard], axis=1) * np.sqrt(radii)[None, None, :, None]
-    sig -= sig.mean(axis=(2, 3), keepdims=True)
+    count = np.maximum(shown.sum(axis=(2, 3), keepdims=True), 1.0)
+    sig = (sig - (sig * shown).sum(axis=(2, 3), keepdims=True) / count) * shown
     norm = np.sqrt((sig ** 2).sum(axis=(2, 3), keepdims=True))
-    return np.where(norm > 1e-9, sig / np.maximum(norm, 1e-12), 0.0).astype(np.float32)
+    share = (area * shown).sum(axis=(2, 3), keepdims=True) / area.sum(axis=(2, 3), keepdims=True)
+    scale = 1.0 / np.sqrt(np.maximum(share, 1e-12))
+    return np.where(norm > 1e-9, sig / np.maximum(norm, 1e-12) * scale, 0.0).astype(np.float32)
 
 
 def signature_spectra(signatures: np.ndarray, *, n_harmonics: int = N_HARMONICS) -> np.ndarray:

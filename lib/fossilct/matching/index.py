@@ -22,6 +22,7 @@ import json
 import os
 import zipfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +139,11 @@ class VolumeIndex:
 
     def __len__(self) -> int:
         return int(self.entry_normal.size)
+
+    @cached_property
+    def bases(self) -> np.ndarray:
+        """(J, 2, 3): ``planes.plane_basis`` (rows, columns) of each indexed normal."""
+        return np.stack([np.stack(planes.plane_basis(n)) for n in self.normals])
 
 
 

@@ -26,6 +26,7 @@ from fossilct.matching.pose import QueryPose
 from fossilct.matching.preprocess import Query, prepare_query
 from fossilct.matching.records import MATCH_COLUMNS, Library, LibraryResult, LibraryVolume, Match
 from fossilct.matching.reference import reference_search
+from fossilct.matching.reliability import basin_margins, is_reliable
 from fossilct.matching.scoring import (check_weights, combined_score, match_scores,
                                        section_in_query_frame)
 
@@ -36,8 +37,9 @@ METHODS = ("fossilct", "reference")
 
 
 def _make_match(query: Query, target: LibraryVolume, pose: QueryPose, *, fit: float,
-                refined: bool, method: str, weights: Mapping[str, float] | None) -> Match:
-    section = section_in_query_frame(query, target.volume, pose, fossil_mask=target.mask)
+                refined: bool, margin: float, method: str,
+                weights: Mapping[str, float] | None) -> Match:
+    section = section_in_query_frame(query, target.volume, pose)
     scores = match_scores(query, section)
     angle, mirror = pose.angle_mirror()
     offset = pose.offset(target.volume.shape)
@@ -47,7 +49,9 @@ def _make_match(query: Query, target: LibraryVolume, pose: QueryPose, *, fit: fl
                  mirror=mirror, scale=pose.scale,
                  centre_vox=tuple(float(x) for x in pose.centre), scores=scores,
                  score=combined_score(scores, weights), fit=float(fit), refined=bool(refined),
-                 image=section.image, mask=section.mask,
+                 reliability=float(margin),
+                 reliable=bool(refined and method == "fossilct" and is_reliable(margin, fit)),
+                 partial=query.partial, image=section.image, mask=section.mask,
                  plane_in_file=(None if target.source_grid is None
                                 else target.source_grid.plane_in_file(pose)))
 
@@ -112,10 +116,13 @@ def match_slice_to_volume(query, target: LibraryVolume, *, method: str = "fossil
     if method == "reference":
         result = reference_search(query, target.volume)
         return [_make_match(query, target, result.pose, fit=result.fit, refined=True,
-                            method=method, weights=weights)]
+                            margin=float("nan"), method=method, weights=weights)]
     found = search.search_index(query, target.index, target.refine_target, effort=effort)
-    matches = [_make_match(query, target, c.pose, fit=c.score, refined=c.refined,
-                           method=method, weights=weights) for c in found[:int(n_matches)]]
+    margins = basin_margins([c.pose for c in found], [c.score for c in found],
+                            radius_px=query.radius)
+    matches = [_make_match(query, target, c.pose, fit=c.score, refined=c.refined, margin=m,
+                           method=method, weights=weights)
+               for c, m in zip(found[:int(n_matches)], margins)]
     return sorted(matches, key=lambda m: -m.score)
 
 
@@ -191,8 +198,11 @@ def match_slice_to_library(query, library: Library | Sequence[LibraryVolume], *,
         skipped += found.skipped
         for hit in found.found:
             best = hit.candidates[0]
+            margin = basin_margins([c.pose for c in hit.candidates],
+                                   [c.score for c in hit.candidates], radius_px=query.radius)[0]
             matches.append(_make_match(query, hit.target, best.pose, fit=best.score,
-                                       refined=best.refined, method=method, weights=weights))
+                                       refined=best.refined, margin=margin, method=method,
+                                       weights=weights))
     matches.sort(key=lambda m: -m.score)
     volumes_table, specimens, species = _rank_tables(matches)
     return LibraryResult(matches=matches, volumes=volumes_table, specimens=specimens,

@@ -3,7 +3,10 @@
 A query goes through exactly the preprocessing of the training slices and of the dashboard's
 uploads: :func:`fossilct.segmentation.prepare_external_image` (gray, [0, 1], fossil bright on
 black, whatever the input's colour, dtype or background) and
-:func:`fossilct.segmentation.segment_slice` (silhouette, masked and cropped model input). On top,
+:func:`fossilct.segmentation.segment_slice` (threshold, masked and cropped model input). The
+silhouette that matching compares is the filled outer outline of the query's shell (its pixels
+above the segmentation's threshold; :func:`fossilct.matching.silhouette.outline_silhouette`),
+the rule every matched section's silhouette follows too. On top,
 the query is checked for a fossil at all, because an image of noise or an empty field segments
 into *something*: the silhouette must stand out of the noise (contrast-to-noise ratio at least
 ``min_contrast``: the difference of the mean intensities inside and outside the silhouette over
@@ -24,6 +27,7 @@ import numpy as np
 
 from fossilct import images, segmentation
 from fossilct.matching.errors import MatchingError
+from fossilct.matching.silhouette import outline_silhouette, shell_mask
 
 __all__ = [
     "MATCH_IMAGE_SIZE",
@@ -52,7 +56,8 @@ class Query:
     gray : (H, W) ndarray of float32
         The input as a CT-like slice: [0, 1], fossil bright on black.
     silhouette : (H, W) ndarray of bool
-        The fossil's filled silhouette in `gray`.
+        The fossil's silhouette in `gray`: the filled outer outline of its shell
+        (:mod:`fossilct.matching.silhouette`).
     image : (S, S) ndarray of uint8
         The masked, cropped, padded section (:func:`fossilct.segmentation.segment_slice`).
     mask : (S, S) ndarray of bool
@@ -69,6 +74,11 @@ class Query:
         Shape of the image as given.
     partial : bool
         The silhouette touches the border of `gray`: part of the section is not visible.
+    threshold : float
+        The segmentation's threshold in `gray`'s units: shell pixels lie above it.
+    model_mask : (S, S) ndarray of bool
+        The slice segmentation's own silhouette in the frame of `image` (what the model input
+        shows; the study's reference method compares these).
     """
 
     gray: np.ndarray
@@ -81,6 +91,8 @@ class Query:
     radius: float
     source_shape: tuple[int, ...]
     partial: bool = False
+    threshold: float = 0.5
+    model_mask: np.ndarray | None = field(default=None, repr=False)
     _memo: dict = field(default_factory=dict, init=False, repr=False)
 
     def memo(self, key, make: Callable):
@@ -289,22 +301,27 @@ def prepare_query(image: np.ndarray, *, pixel_size_um: float | None = None,
                                          margin_fraction=margin_fraction)
     except segmentation.NoFossilError as error:
         raise MatchingError(f"`query` shows no fossil: {error}") from error
-    contrast = _contrast_to_noise(gray, seg.mask)
+    silhouette = outline_silhouette(shell_mask(gray, seg.threshold))
+    if not silhouette.any():
+        silhouette = seg.mask
+    contrast = _contrast_to_noise(gray, silhouette)
     if contrast < float(min_contrast):
         raise MatchingError(f"`query` shows no fossil: the segmented object does not stand out "
                             f"of the noise (contrast-to-noise {contrast:.1f} < {min_contrast}); "
                             f"the image looks like noise or an empty field. Check the image, or "
                             f"lower `min_contrast` for a very faint section.")
-    partial = bool(seg.mask[0].any() or seg.mask[-1].any() or seg.mask[:, 0].any()
-                   or seg.mask[:, -1].any())
-    rows, cols = np.nonzero(seg.mask)
+    partial = bool(silhouette[0].any() or silhouette[-1].any() or silhouette[:, 0].any()
+                   or silhouette[:, -1].any())
+    rows, cols = np.nonzero(silhouette)
     area = float(rows.size)
     crop = square_crop(seg.bbox, gray.shape, margin_fraction=margin_fraction)
-    mask = to_square(seg.mask.astype(np.float32), crop, int(image_size)) > 0.5
-    return Query(gray=gray, silhouette=seg.mask, image=seg.image, mask=mask, crop=crop,
+    mask = to_square(silhouette.astype(np.float32), crop, int(image_size)) > 0.5
+    model_mask = to_square(seg.mask.astype(np.float32), crop, int(image_size)) > 0.5
+    return Query(gray=gray, silhouette=silhouette, image=seg.image, mask=mask, crop=crop,
                  pixel_size_um=pixel_size_um,
                  centroid=np.array([rows.mean(), cols.mean()]), radius=float(np.sqrt(area / np.pi)),
-                 source_shape=tuple(image.shape), partial=partial)
+                 source_shape=tuple(image.shape), partial=partial, threshold=seg.threshold,
+                 model_mask=model_mask)
 
 
 def read_query_image(path: str | os.PathLike) -> np.ndarray:

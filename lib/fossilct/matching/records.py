@@ -56,7 +56,8 @@ class LibraryVolume:
 
 MATCH_COLUMNS = ("rank", "file", "specimen", "species", "method", "score", "fit", "dice", "ncc",
                  "ssim", "orb", "normal_p", "normal_r", "normal_c", "offset_vox", "offset_um",
-                 "angle_deg", "mirror", "scale", "refined", *FILE_PLANE_COLUMNS)
+                 "angle_deg", "mirror", "scale", "refined", "reliability", "reliable", "partial",
+                 *FILE_PLANE_COLUMNS)
 """Columns of :meth:`Match.as_row` (plus ``rank`` from the ranking): the pose in the prepared
 volume, then the plane in the original file (centre in the file's voxels, physical unit normal;
 NaN when the volume has no source grid)."""
@@ -99,6 +100,16 @@ class Match:
         section; reference: the study's fine score).
     refined : bool
         Whether the pose was refined (fossilct; always True for the reference).
+    reliability : float
+        Margin of `fit` over the best fit found for a pose in another basin
+        (:mod:`fossilct.matching.reliability`); NaN for the reference method, which scores no
+        alternative on the same objective.
+    reliable : bool
+        Whether the margin and the fit pass the calibrated thresholds (and the pose was
+        refined); False for the reference method.
+    partial : bool
+        The query is a partial view (its fossil touches the image border): only its visible
+        part was matched.
     image : (S, S) ndarray of uint8
         The matched section, in the frame of the query's square image (``Query.image``).
     mask : (S, S) ndarray of bool
@@ -124,6 +135,9 @@ class Match:
     score: float
     fit: float
     refined: bool
+    reliability: float
+    reliable: bool
+    partial: bool
     image: np.ndarray = field(repr=False)
     mask: np.ndarray = field(repr=False)
     plane_in_file: FilePlane | None = field(default=None, repr=False)
@@ -138,7 +152,9 @@ class Match:
                 "normal_p": self.normal[0], "normal_r": self.normal[1],
                 "normal_c": self.normal[2], "offset_vox": self.offset_vox,
                 "offset_um": self.offset_um, "angle_deg": self.angle_deg, "mirror": self.mirror,
-                "scale": self.scale, "refined": self.refined, **in_file}
+                "scale": self.scale, "refined": self.refined,
+                "reliability": self.reliability, "reliable": self.reliable,
+                "partial": self.partial, **in_file}
 
 
 @dataclass(frozen=True, eq=False)

@@ -172,22 +172,23 @@ def reference_search(query: Query, volume: np.ndarray, *, axes=(0, 1, 2)) -> Ref
             cache[(axis, index)] = _segmented(volume, axis, index, size)
         return cache[(axis, index)]
 
+    query_mask = query.model_mask  # the study compares the slice segmentation's silhouettes
     coarse = []
     for axis in axes:
         for index in range(volume.shape[axis]):
             section = get(axis, index)
             if section is None:
                 continue
-            score = (REFERENCE_COARSE_WEIGHTS["dice"] * similarity.dice(query.mask, section.mask)
+            score = (REFERENCE_COARSE_WEIGHTS["dice"] * similarity.dice(query_mask, section.mask)
                      + REFERENCE_COARSE_WEIGHTS["hu"]
-                     * similarity.hu_similarity(query.mask, section.mask))
+                     * similarity.hu_similarity(query_mask, section.mask))
             coarse.append((score, axis, index))
     if not coarse:
         raise MatchingError("`volume` has no slice along the searched axes that shows a "
                             "fossil; check its fossil segmentation.")
     coarse.sort(key=lambda item: -item[0])
     turned = [(turn, _turned(query.image, turn, cv2.INTER_LINEAR),
-               _turned(query.mask.astype(np.uint8), turn, cv2.INTER_NEAREST).astype(bool))
+               _turned(query_mask.astype(np.uint8), turn, cv2.INTER_NEAREST).astype(bool))
               for turn in REFERENCE_ANGLES_DEG]
     best = (-np.inf, 0, 0, 0.0)
     seen = set()

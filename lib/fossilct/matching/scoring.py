@@ -3,9 +3,9 @@
 Both methods report the same scores, computed the same way, so they can be compared: the
 volume is rendered where the posed query's pixels lie (:func:`section_in_query_frame`), its
 intensities are mapped onto the query's by a least-squares gain (>= 0) and offset inside the
-query's silhouette (the two were normalised independently), and its silhouette is the section
-of the volume's fossil mask (or, without a mask, the segmentation of the rendered section by
-:func:`fossilct.segmentation.segment_slice`, as for the query). Then (:func:`match_scores`):
+query's silhouette (the two were normalised independently), and its silhouette is built by the
+query's own rule from the query's own threshold (:mod:`fossilct.matching.silhouette`). Then
+(:func:`match_scores`):
 
 - Dice of the two silhouettes;
 - NCC of the query and the rendered section inside the query's silhouette dilated by
@@ -32,7 +32,8 @@ import numpy as np
 from fossilct import segmentation
 from fossilct.matching import similarity
 from fossilct.matching.pose import QueryPose, sample_at_pose
-from fossilct.matching.preprocess import Query
+from fossilct.matching.preprocess import Query, to_square
+from fossilct.matching.silhouette import outline_silhouette, shell_mask
 
 __all__ = ["DEFAULT_WEIGHTS", "METRICS", "RenderedSection", "section_in_query_frame",
            "match_scores", "alignment_scores", "check_weights", "combined_score"]
@@ -68,9 +69,19 @@ class RenderedSection:
     values: np.ndarray
 
 
-def section_in_query_frame(query: Query, volume: np.ndarray, pose: QueryPose, *,
-                           fossil_mask: np.ndarray | None = None) -> RenderedSection:
+def _gray_in_square(query: Query) -> np.ndarray:
+    """The query's gray image (unmasked) in the frame of its square model input."""
+    return query.memo("gray_square", lambda: to_square(query.gray, query.crop,
+                                                       query.image.shape[0]))
+
+
+def section_in_query_frame(query: Query, volume: np.ndarray, pose: QueryPose
+                           ) -> RenderedSection:
     """The volume's section under a pose, as the query's square model input shows it.
+
+    Its silhouette follows the query's rule (:mod:`fossilct.matching.silhouette`): the filled
+    outer outline of the pixels above the query's threshold, once the section's intensities are
+    mapped onto the query's.
 
     Parameters
     ----------
@@ -78,9 +89,6 @@ def section_in_query_frame(query: Query, volume: np.ndarray, pose: QueryPose, *,
     volume : (P, M, N) ndarray of float32
         The volume the pose refers to.
     pose : QueryPose
-    fossil_mask : (P, M, N) ndarray of bool, optional, keyword-only
-        The volume's fossil mask: its section is the silhouette. Without it the rendered
-        section is segmented, which can lose a low-contrast interior.
 
     Returns
     -------
@@ -91,7 +99,7 @@ def section_in_query_frame(query: Query, volume: np.ndarray, pose: QueryPose, *,
     values = sample_at_pose(volume, pose, points, query.centroid)
     values[~valid] = 0.0
     inside = query.mask & valid
-    target = query.image[inside].astype(np.float64) / 255.0
+    target = _gray_in_square(query)[inside].astype(np.float64)
     gain, offset = 1.0, 0.0
     if inside.sum() >= 2 and np.ptp(values[inside]) > 0:
         gain, offset = np.polyfit(values[inside].astype(np.float64), target, 1)
@@ -99,13 +107,10 @@ def section_in_query_frame(query: Query, volume: np.ndarray, pose: QueryPose, *,
             gain, offset = 0.0, float(target.mean())
     fitted = np.clip(gain * values + offset, 0.0, 1.0).astype(np.float32)
     fitted[~valid] = 0.0
-    if fossil_mask is not None:
-        mask = (sample_at_pose(fossil_mask, pose, points, query.centroid) >= 0.5) & valid
-    else:
-        try:
-            mask = segmentation.segment_slice(fitted, image_size=query.image.shape[0]).mask & valid
-        except segmentation.NoFossilError:
-            mask = np.zeros(query.image.shape, bool)
+    # the segmentation's blur, in square pixels
+    row0, col0, row1, col1 = query.crop
+    blur = segmentation.DEFAULT_BLUR_SIGMA * query.image.shape[0] / max(row1 - row0, col1 - col0)
+    mask = outline_silhouette(shell_mask(fitted, query.threshold, blur_sigma=blur) & valid)
     return RenderedSection(segmentation.to_uint8(fitted) * mask, mask, fitted)
 
 

@@ -21,6 +21,13 @@ Refinement
     degree even from a candidate 15 degrees off, and the candidates are re-ranked by that
     correlation.
 
+Partial views
+    A query whose silhouette touches the image border shows only part of its section, so its
+    centroid and size are not the section's. Besides itself, the coarse stage then tries a few
+    guessed whole sections (:func:`section_guesses`: the hidden part beyond the border, for
+    several visible shares), each compared on the visible samples only (masked signatures), and
+    every candidate places the query's own centroid where its guess puts it.
+
 The counts ``n_candidates``, ``n_screen`` and ``n_refine`` are those of
 :class:`~fossilct.matching.effort.SearchEffort`; the stage functions take them explicitly,
 :func:`search_index` from an effort (None: the library default).
@@ -28,12 +35,11 @@ The counts ``n_candidates``, ``n_screen`` and ``n_refine`` are those of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
-from fossilct import planes
 from fossilct.matching import descriptors
 from fossilct.matching.effort import SearchEffort, resolve_effort
 from fossilct.matching.index import VolumeIndex
@@ -45,6 +51,9 @@ from fossilct.matching.working import ANTIALIAS_SIGMA
 __all__ = [
     "CHANNEL_WEIGHTS",
     "Candidate",
+    "PARTIAL_SHARES",
+    "SectionGuess",
+    "section_guesses",
     "query_spectra",
     "coarse_candidates",
     "screen_candidates",
@@ -90,50 +99,136 @@ class Candidate:
     refined: bool = False
 
 
-def _working_scale(query: Query, index: VolumeIndex) -> float:
+PARTIAL_SHARES = (0.85, 0.7, 0.55)
+"""Visible shares of the whole section hypothesised for a partial view (besides 1)."""
+
+
+@dataclass(frozen=True)
+class SectionGuess:
+    """Where the whole section of a query is assumed to be: centroid and equivalent radius.
+
+    Attributes
+    ----------
+    centre : (2,) ndarray of float64
+        (row, col) in the query's gray image; beyond its border for a partial view.
+    radius : float
+        Equivalent radius of the whole section, pixels.
+    """
+
+    centre: np.ndarray
+    radius: float
+
+
+def section_guesses(query: Query) -> list[SectionGuess]:
+    """The whole sections a query may show: itself, and for a partial view larger ones.
+
+    A partial view (``query.partial``) hides part of its section beyond the borders its
+    silhouette touches. For each share ``f`` in ``PARTIAL_SHARES`` of the section assumed
+    visible, the hidden area ``A (1 / f - 1)`` is placed beyond those borders (as deep as the
+    hidden area over the touching length, centred half that depth beyond the border), which
+    moves the centroid outwards and enlarges the equivalent radius. A query whose silhouette
+    touches all four borders gets no guess beyond itself.
+
+    Parameters
+    ----------
+    query : Query
+
+    Returns
+    -------
+    list of SectionGuess
+        The visible silhouette first.
+
+    Examples
+    --------
+    >>> from fossilct.matching.preprocess import prepare_query
+    >>> section = np.zeros((40, 40), np.float32); section[:20, 10:30] = 0.9
+    >>> guesses = section_guesses(prepare_query(section))
+    >>> [round(float(g.centre[0]), 1) for g in guesses]   # the top border hides a part
+    [9.5, 7.8, 5.4, 1.5]
+    """
+    guesses = [SectionGuess(np.asarray(query.centroid, np.float64), float(query.radius))]
+    if not query.partial:
+        return guesses
+    mask = query.silhouette
+    height, width = mask.shape
+    # touching length and outward normal of each side: top, bottom, left, right
+    sides = [(mask[0].sum(), (-1.0, 0.0), query.centroid[0]),
+             (mask[-1].sum(), (1.0, 0.0), height - 1 - query.centroid[0]),
+             (mask[:, 0].sum(), (0.0, -1.0), query.centroid[1]),
+             (mask[:, -1].sum(), (0.0, 1.0), width - 1 - query.centroid[1])]
+    touching = [(float(n), np.array(d), float(dist)) for n, d, dist in sides if n > 0]
+    if len(touching) == 4:
+        return guesses
+    length = sum(n for n, _, _ in touching)
+    direction = sum(n * d for n, d, _ in touching)
+    direction = direction / max(np.linalg.norm(direction), 1e-9)
+    to_border = min(dist / max(abs(float(d @ direction)), 1e-3) for _, d, dist in touching)
+    area = float(mask.sum())
+    for share in PARTIAL_SHARES:
+        hidden = area * (1.0 / share - 1.0)
+        centre_hidden = query.centroid + (to_border + 0.5 * hidden / length) * direction
+        centre = (area * query.centroid + hidden * centre_hidden) / (area + hidden)
+        guesses.append(SectionGuess(centre, float(np.sqrt((area + hidden) / np.pi))))
+    return guesses
+
+
+def _working_scale(query: Query, index: VolumeIndex, radius: float) -> float:
     """Working voxels per query pixel: exact with a pixel size, else from typical sizes."""
     if query.pixel_size_um is not None:
         return query.pixel_size_um / (index.voxel_size_um * index.factor)
-    return float(np.median(index.entry_radius)) / index.factor / query.radius
+    return float(np.median(index.entry_radius)) / index.factor / radius
 
 
-def query_spectra(query: Query, index: VolumeIndex) -> np.ndarray:
+def query_spectra(query: Query, index: VolumeIndex, guess: SectionGuess | None = None
+                  ) -> np.ndarray:
     """Polar-signature spectra (2, R, H) of a query, at the index's working resolution.
 
     Parameters
     ----------
     query : Query
     index : VolumeIndex
+    guess : SectionGuess, optional
+        The whole section assumed (default the visible silhouette). For a partial view only
+        the samples inside the image count (:func:`~fossilct.matching.descriptors.make_signatures`).
 
     Returns
     -------
     (2, R, H) ndarray of complex64
     """
-    per_px = _working_scale(query, index)
-    key = ("spectra", round(per_px, 6), tuple(sorted(index.params.items())))
-    return query.memo(key, lambda: _make_query_spectra(query, index))
+    guess = section_guesses(query)[0] if guess is None else guess
+    per_px = _working_scale(query, index, guess.radius)
+    key = ("spectra", round(per_px, 6), tuple(np.round(guess.centre, 3)),
+           round(guess.radius, 3), tuple(sorted(index.params.items())))
+    return query.memo(key, lambda: _make_query_spectra(query, index, guess))
 
 
-def _make_query_spectra(query: Query, index: VolumeIndex) -> np.ndarray:
+def _make_query_spectra(query: Query, index: VolumeIndex, guess: SectionGuess) -> np.ndarray:
     radii, angles = descriptors.polar_grid(n_rings=index.params["n_rings"],
                                            n_angles=index.params["n_angles"],
                                            max_radius=index.params["max_radius"])
-    per_px = _working_scale(query, index)
+    per_px = _working_scale(query, index, guess.radius)
     # blurred as the index's working copy was
     sigma = ANTIALIAS_SIGMA / per_px if per_px < 1.0 else 0.0
-    reach = int(np.ceil(radii[-1] * query.radius + 3 * sigma + 2))
-    r0 = max(0, int(query.centroid[0]) - reach)
-    c0 = max(0, int(query.centroid[1]) - reach)
-    r1 = int(query.centroid[0]) + reach + 1
-    c1 = int(query.centroid[1]) + reach + 1
+    reach = int(np.ceil(radii[-1] * guess.radius + 3 * sigma + 2))
+    r0 = min(max(0, int(guess.centre[0]) - reach), query.gray.shape[0] - 1)
+    c0 = min(max(0, int(guess.centre[1]) - reach), query.gray.shape[1] - 1)
+    r1 = max(int(guess.centre[0]) + reach + 1, r0 + 1)
+    c1 = max(int(guess.centre[1]) + reach + 1, c0 + 1)
     stack = np.stack([query.silhouette[r0:r1, c0:c1].astype(np.float32),
                       query.gray[r0:r1, c0:c1]], axis=-1)
     if sigma > 0:
         stack = cv2.GaussianBlur(stack, (0, 0), sigma)
-    samples = descriptors.polar_samples(stack[None], (query.centroid - (r0, c0))[None],
-                                        np.array([query.radius]), radii=radii, angles=angles)
-    return descriptors.signature_spectra(descriptors.make_signatures(samples, radii),
-                                         n_harmonics=index.params["n_harmonics"])[0]
+    samples = descriptors.polar_samples(stack[None], (guess.centre - (r0, c0))[None],
+                                        np.array([guess.radius]), radii=radii, angles=angles)
+    visible = None
+    if query.partial:
+        rows = guess.centre[0] + guess.radius * radii[:, None] * np.cos(angles)[None]
+        cols = guess.centre[1] + guess.radius * radii[:, None] * np.sin(angles)[None]
+        height, width = query.gray.shape
+        visible = ((rows >= -0.5) & (rows <= height - 0.5) & (cols >= -0.5)
+                   & (cols <= width - 0.5))[None]
+    signatures = descriptors.make_signatures(samples, radii, visible=visible)
+    return descriptors.signature_spectra(signatures, n_harmonics=index.params["n_harmonics"])[0]
 
 
 def _suppress(order, normals, offsets, mirrors, n_keep) -> list[int]:
@@ -187,20 +282,55 @@ def coarse_candidates(query: Query, index: VolumeIndex, *, n_candidates: int
     """
     if int(n_candidates) < 1:
         raise ValueError(f"`n_candidates` must be at least 1; got {n_candidates}.")
-    spectra_q = query_spectra(query, index)
-    bound = descriptors.rotation_bounds(spectra_q, index.bounds, channel_weights=CHANNEL_WEIGHTS)
-    order = np.argsort(-bound, kind="stable")
     normals = index.normals[index.entry_normal]
     offsets = index.entry_offset / index.factor
     score = np.full(len(index), -np.inf)
     angle = np.zeros(len(index))
     mirror = np.zeros(len(index), bool)
+    guess_of = np.zeros(len(index), int)
+    guesses = section_guesses(query)
+    for g, guess in enumerate(guesses):
+        found = _branch_and_bound(query_spectra(query, index, guess), index, normals, offsets,
+                                  int(n_candidates))
+        better = found[0] > score
+        score[better], angle[better] = found[0][better], found[1][better]
+        mirror[better], guess_of[better] = found[2][better], g
+    scored = np.flatnonzero(np.isfinite(score))
+    kept = _suppress(scored[np.argsort(-score[scored], kind="stable")], normals, offsets, mirror,
+                     int(n_candidates))
+    bases = index.bases
+    out = []
+    for k in kept:
+        guess = guesses[guess_of[k]]
+        if query.pixel_size_um is not None:
+            scale = query.pixel_size_um / index.voxel_size_um
+        else:
+            scale = index.entry_radius[k] / guess.radius
+        u0, v0 = bases[index.entry_normal[k]]
+        pose = pose_from_turn(normals[k], index.entry_centroid[k], u0=u0, v0=v0,
+                              turn_deg=float(angle[k]), mirror=bool(mirror[k]), scale=scale)
+        # the guessed whole section's centroid lies on the entry's; the pose places the
+        # query's own centroid
+        shift = query.centroid - guess.centre
+        pose = replace(pose, centre=pose.centre + shift[0] * pose.row_axis
+                       + shift[1] * pose.col_axis)
+        out.append(Candidate(pose, float(score[k])))
+    return out
+
+
+def _branch_and_bound(spectra_q, index: VolumeIndex, normals, offsets, n_candidates: int):
+    """Exact scores (score, angle, mirror per entry; -inf where not scored) of the entries in
+    order of decreasing bound, until no bound can beat the n-th best distinct candidate found
+    so far (or ``MAX_EXACT`` sections were scored)."""
+    bound = descriptors.rotation_bounds(spectra_q, index.bounds, channel_weights=CHANNEL_WEIGHTS)
+    order = np.argsort(-bound, kind="stable")
+    score = np.full(len(index), -np.inf)
+    angle = np.zeros(len(index))
+    mirror = np.zeros(len(index), bool)
     kept: list[int] = []
-    # branch and bound: exact scores in order of decreasing bound, until no bound can beat the
-    # n-th best distinct candidate found so far (or MAX_EXACT sections were scored)
     for start in range(0, min(len(order), MAX_EXACT), SEARCH_CHUNK):
         chunk = order[start:start + SEARCH_CHUNK]
-        if len(kept) == int(n_candidates) and bound[chunk[0]] < score[kept[-1]]:
+        if len(kept) == n_candidates and bound[chunk[0]] < score[kept[-1]]:
             break
         found = descriptors.rotation_search(spectra_q, index.spectra[chunk],
                                             n_angles=index.params["n_angles"],
@@ -210,19 +340,8 @@ def coarse_candidates(query: Query, index: VolumeIndex, *, n_candidates: int
         mirror[chunk] = found.mirror
         done = order[:start + len(chunk)]
         ranked = done[np.argsort(-score[done], kind="stable")]
-        kept = _suppress(ranked, normals, offsets, mirror, int(n_candidates))
-    out = []
-    for k in kept:
-        if query.pixel_size_um is not None:
-            scale = query.pixel_size_um / index.voxel_size_um
-        else:
-            scale = index.entry_radius[k] / query.radius
-        u0, v0 = planes.plane_basis(normals[k])
-        pose = pose_from_turn(normals[k], index.entry_centroid[k], u0=u0, v0=v0,
-                              turn_deg=float(angle[k]), mirror=bool(mirror[k]),
-                              scale=scale)
-        out.append(Candidate(pose, float(score[k])))
-    return out
+        kept = _suppress(ranked, normals, offsets, mirror, n_candidates)
+    return score, angle, mirror
 
 
 def screen_candidates(query: Query, target: RefineTarget, coarse: list[Candidate], *,

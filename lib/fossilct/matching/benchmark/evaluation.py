@@ -63,8 +63,9 @@ MAX_ANGLE_DEG = 10.0
 
 POSE_COLUMNS = ("query_id", "method", "kind", "tilt_deg", "file", "specimen", "species",
                 "normal_err_deg", "offset_err_vox", "offset_err_um", "angle_err_deg",
-                "mirror_ok", "success", "score", "fit", "seconds", "zoom", "crop_fraction",
-                "blur_sigma", "noise_sigma", "white_background", "error")
+                "mirror_ok", "success", "score", "fit", "reliability", "reliable", "partial",
+                "seconds", "zoom", "crop_fraction", "visible_fraction", "blur_sigma",
+                "noise_sigma", "white_background", "error")
 """Columns of the pose table, one row per query and method."""
 IDENTIFICATION_COLUMNS = ("query_id", "method", "kind", "file", "specimen", "species",
                           "specimen_rank", "species_rank", "top_specimen", "top_species",
@@ -90,7 +91,8 @@ def _check(queries, volumes, method):
 
 def _nuisance_columns(query: EvalQuery) -> dict:
     n = query.nuisance
-    return {"zoom": n.zoom, "crop_fraction": n.crop_fraction, "blur_sigma": n.blur_sigma,
+    return {"zoom": n.zoom, "crop_fraction": n.crop_fraction,
+            "visible_fraction": query.visible_fraction, "blur_sigma": n.blur_sigma,
             "noise_sigma": n.noise_sigma, "white_background": n.white_background}
 
 
@@ -140,6 +142,7 @@ def evaluate_poses(queries: Sequence[EvalQuery], volumes: Sequence[LibraryVolume
             rows.append({**row, "normal_err_deg": np.nan, "offset_err_vox": np.nan,
                          "offset_err_um": np.nan, "angle_err_deg": np.nan, "mirror_ok": False,
                          "success": False, "score": np.nan, "fit": np.nan,
+                         "reliability": np.nan, "reliable": False, "partial": False,
                          "seconds": time.perf_counter() - start, "error": str(error)})
             continue
         seconds = time.perf_counter() - start
@@ -153,7 +156,9 @@ def evaluate_poses(queries: Sequence[EvalQuery], volumes: Sequence[LibraryVolume
                      "success": errors.success(max_offset_vox=MAX_OFFSET_VOX,
                                                max_normal_deg=MAX_NORMAL_DEG,
                                                max_angle_deg=MAX_ANGLE_DEG),
-                     "score": match.score, "fit": match.fit, "seconds": seconds})
+                     "score": match.score, "fit": match.fit,
+                     "reliability": match.reliability, "reliable": match.reliable,
+                     "partial": match.partial, "seconds": seconds})
     return pd.DataFrame(rows, columns=list(POSE_COLUMNS))
 
 
@@ -245,7 +250,9 @@ def summarise(poses: pd.DataFrame, identification: pd.DataFrame | None = None, *
         ``{method: {...}}`` with the keys :data:`BENCHMARK_KEYS` (rates in [0, 1], None when a
         table has no query of that kind) plus ``n_pose_queries``, ``n_identification_queries``,
         ``species_top1``, ``seconds_per_query_pose``, ``median_normal_err_deg``,
-        ``median_offset_err_vox``, ``median_angle_err_deg`` and ``n_failed_queries``.
+        ``median_offset_err_vox``, ``median_angle_err_deg``, ``n_failed_queries``,
+        ``success_partial`` (queries showing less than the whole section), ``reliable_share``
+        (matches flagged reliable) and ``reliable_precision`` (successes among them).
         ``seconds_per_query_volume`` is measured on the identification run when there is one
         (search time / volumes searched), else on the pose run (one volume per query);
         ``n_queries`` is the number of pose queries.
@@ -260,12 +267,16 @@ def summarise(poses: pd.DataFrame, identification: pd.DataFrame | None = None, *
     >>> poses = pd.DataFrame({"method": ["fossilct"] * 2, "kind": ["axis", "oblique"],
     ...                       "success": [True, False], "seconds": [0.1, 0.3],
     ...                       "normal_err_deg": [1.0, 9.0], "offset_err_vox": [0.5, 4.0],
-    ...                       "angle_err_deg": [1.0, 2.0], "error": ["", ""]})
+    ...                       "angle_err_deg": [1.0, 2.0], "error": ["", ""],
+    ...                       "visible_fraction": [1.0, 0.7], "reliable": [True, False]})
     >>> summary = summarise(poses)["fossilct"]
     >>> summary["success_axis"], summary["success_oblique"], summary["n_queries"]
     (1.0, 0.0, 2)
+    >>> summary["success_partial"], summary["reliable_share"], summary["reliable_precision"]
+    (0.0, 0.5, 1.0)
     """
-    missing = sorted({"method", "kind", "success", "seconds"} - set(poses.columns))
+    missing = sorted({"method", "kind", "success", "seconds", "visible_fraction", "reliable"}
+                     - set(poses.columns))
     if missing:
         raise ValueError(f"`poses` lacks columns {missing}; pass the table of evaluate_poses.")
     out = {}
@@ -282,6 +293,9 @@ def summarise(poses: pd.DataFrame, identification: pd.DataFrame | None = None, *
             "median_offset_err_vox": float(table["offset_err_vox"].median()),
             "median_angle_err_deg": float(table["angle_err_deg"].median()),
             "n_failed_queries": int((table["error"] != "").sum()),
+            "success_partial": _rate(table.loc[table["visible_fraction"] < 1, "success"]),
+            "reliable_share": _rate(table["reliable"].astype(bool)),
+            "reliable_precision": _rate(table.loc[table["reliable"].astype(bool), "success"]),
         }
         if identification is not None and len(identification):
             ident = identification[identification["method"] == method]
