@@ -15,7 +15,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from fossilct import slicing, volumes
+from fossilct import slicing, specimens
 from fossilct.matching.errors import check_volume_and_mask
 from fossilct.matching.index import build_index, load_or_build_index
 from fossilct.matching.records import Library, LibraryVolume
@@ -112,17 +112,6 @@ def library_volume_from_prepared(prepared: slicing.PreparedVolume, *, file: str 
                                source_grid=SourceGrid.from_prepared(prepared), **index_params)
 
 
-def _spacing_override(row) -> tuple[float, ...] | None:
-    """The row's spacing: ``spacing_zyx_um`` ("PxMxN"), else a finite ``voxel_size_um``."""
-    zyx = getattr(row, "spacing_zyx_um", None)
-    if isinstance(zyx, str) and zyx:
-        return tuple(float(x) for x in zyx.split("x"))
-    size = getattr(row, "voxel_size_um", None)
-    if size is not None and np.isfinite(float(size)):
-        return (float(size),) * 3
-    return None
-
-
 def load_library(table: pd.DataFrame, data_dir: str | os.PathLike, *,
                  cache_dir: str | os.PathLike | None = None, with_index: bool = True,
                  prepare_options: Mapping | None = None, **index_params) -> Library:
@@ -164,14 +153,14 @@ def load_library(table: pd.DataFrame, data_dir: str | os.PathLike, *,
                          f"species (the inventory of notebook 01 has them).")
     data_dir = Path(data_dir)
     ready, skipped = [], []
-    for row in table.itertuples(index=False):
-        file = str(row.file)
+    for row in table.to_dict("records"):
+        file = str(row["file"])
         try:
-            loaded = volumes.load_volume(data_dir / file, spacing_um=_spacing_override(row))
+            loaded = specimens.load_inventory_volume(row, data_dir)
             prepared = slicing.prepare_volume(loaded.data, loaded.spacing_um,
                                               **dict(prepare_options or {}))
             ready.append(library_volume_from_prepared(
-                prepared, file=file, specimen=str(row.specimen_id), species=str(row.species),
+                prepared, file=file, specimen=str(row["specimen_id"]), species=str(row["species"]),
                 cache_dir=cache_dir, with_index=with_index, **index_params))
         except (OSError, ValueError) as error:  # VolumeError, NoFossilError, MatchingError
             skipped.append({"file": file, "reason": f"{type(error).__name__}: {error}"})

@@ -181,14 +181,31 @@ def check_inventory(inventory: pd.DataFrame) -> None:
                              "editing it.")
 
 
+def _row_spacing(row: Mapping) -> tuple[float, ...] | None:
+    """``spacing_zyx_um`` of an inventory row, else a table's isotropic ``voxel_size_um``, else
+    None (the file's own spacing)."""
+    zyx = row.get("spacing_zyx_um")
+    if isinstance(zyx, str) and zyx:
+        return parse_triplet(zyx)
+    size = row.get("voxel_size_um")
+    if size is not None and not pd.isna(size):
+        return (float(size),) * 3
+    return None
+
+
 def load_inventory_volume(row: Mapping, data_dir: str | os.PathLike, *,
                           allow_outside: bool = False) -> volumes.Volume:
-    """Load the volume of one inventory row with the row's spacing (as stored, not resampled).
+    """Load the volume of one table row with the row's spacing (as stored, not resampled).
+
+    The one loader of a listed volume: the slice step, the galleries and the matching library
+    all read through it.
 
     Parameters
     ----------
     row : mapping
-        An inventory row (``file`` relative to `data_dir`, ``spacing_zyx_um``).
+        An inventory row (``file`` relative to `data_dir`, ``spacing_zyx_um``), or a
+        ``specimens.csv`` row (``file``, optional ``voxel_size_um``); without either spacing
+        column the file's own spacing is used.
     data_dir : path-like
     allow_outside : bool, keyword-only
         Read a file that leads outside `data_dir` (see `read_specimen_table`). Default False.
@@ -213,13 +230,14 @@ def load_inventory_volume(row: Mapping, data_dir: str | os.PathLike, *,
     >>> _ = volumes.save_volume(folder / "a.npy", np.arange(24.0).reshape(2, 3, 4), 1.0)
     >>> load_inventory_volume({"file": "a.npy", "spacing_zyx_um": "5x2.5x2.5"}, folder).spacing_um
     (5.0, 2.5, 2.5)
+    >>> load_inventory_volume({"file": "a.npy", "voxel_size_um": 7.5}, folder).spacing_um
+    (7.5, 7.5, 7.5)
     """
     outside = None if allow_outside else outside_problem(Path(data_dir), str(row["file"]))
     if outside:
         raise problems_error("the inventory", [outside],
                              "Rebuild it with read_specimen_table and build_inventory.")
-    return volumes.load_volume(Path(data_dir) / str(row["file"]),
-                               spacing_um=parse_triplet(row["spacing_zyx_um"]))
+    return volumes.load_volume(Path(data_dir) / str(row["file"]), spacing_um=_row_spacing(row))
 
 
 def load_example_volumes(inventory: pd.DataFrame, data_dir: str | os.PathLike, *,
