@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from fossilct import models, training
-from fossilct.dashboard import app as app_module
 from fossilct.dashboard import build_app
 from fossilct.results import RunError
 

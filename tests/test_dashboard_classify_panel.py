@@ -1,7 +1,6 @@
 """Tests of the classification tab, driven by setting widget values (no browser)."""
 
 import datetime
-import time
 
 import cv2
 import numpy as np

@@ -1,7 +1,6 @@
 """Tests of fossilct.dashboard.run_sources: the model list comes from the run."""
 
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd

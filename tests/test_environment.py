@@ -6,7 +6,6 @@ import shlex
 import tomllib
 from pathlib import Path
 
-import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -139,8 +138,6 @@ def test_dockerfile_runs_unprivileged_with_a_healthcheck_volumes_and_inline_figu
     assert not [args for _, args in instructions if "--allow-root" in args]
 
 
-@pytest.mark.skipif(not (ROOT / "notebooks" / "09_dashboard.ipynb").is_file(),
-                    reason="the dashboard notebook comes with the dashboard branch")
 def test_dockerfile_serves_the_dashboard_notebook_that_exists():
     served = re.findall(r"voila\b.*?(notebooks/\S+\.ipynb)", DOCKERFILE)
     assert served and all((ROOT / path).is_file() for path in served)

@@ -7,7 +7,6 @@ import json
 
 import cv2
 import numpy as np
-import pandas as pd
 import pytest
 
 from fossilct import images, inference, models, segmentation, training

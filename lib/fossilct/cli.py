@@ -25,7 +25,6 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -115,7 +114,7 @@ def _run(argv: list[str]) -> int:
     if not (Path(root) / PROJECT_MARKER).is_file():
         raise CommandError(f"--project {root}: no {PROJECT_MARKER} there; give the repository's "
                            "root folder.")
-    return runner.main(rest, root=root)
+    return runner.main(rest, root=root, prog="fossilct run")
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -43,15 +43,6 @@ PREDICTED_SPLITS = ("val", "test")
 PREDICTIONS_FILE = "predictions.csv"
 THROUGHPUT_FILE = "throughput.json"
 DEFAULT_PREDICT_BATCH = 64
-_METRIC_LABELS = {
-    "accuracy": "Accuracy (slice)", "balanced_accuracy": "Balanced accuracy",
-    "macro_precision": "Macro precision", "macro_recall": "Macro recall",
-    "macro_f1": "Macro F1", "weighted_precision": "Weighted precision",
-    "weighted_recall": "Weighted recall", "weighted_f1": "Weighted F1",
-    "top3_accuracy": "Top-3 accuracy", "auc_ovr_macro": "AUC (one-vs-rest, macro)",
-    "log_loss": "Log loss", "ece": "Expected calibration error",
-    "specimen_accuracy": "Accuracy (specimen, mean of its slices)",
-}
 
 
 def _dihedral(k: int, flip: bool):
@@ -281,7 +272,7 @@ def report_markdown(metrics_dict: Mapping, per_species: pd.DataFrame, *,
         entry = metrics_dict[key]
         ci = entry.get("ci95")
         interval = "n/a" if ci is None else f"{_format(ci[0], digits)} – {_format(ci[1], digits)}"
-        lines.append(f"| {_METRIC_LABELS[key]} | {_format(entry['value'], digits)} | "
+        lines.append(f"| {metrics.METRIC_LABELS[key]} | {_format(entry['value'], digits)} | "
                      f"{interval} |")
     boot = metrics_dict.get("bootstrap")
     if boot is not None:

@@ -442,7 +442,8 @@ def _row_problems(frame: pd.DataFrame) -> list[str]:
     return problems
 
 
-def check_manifest(frame: pd.DataFrame, *, root: str | os.PathLike, check_files: bool = True) -> None:
+def check_manifest(frame: pd.DataFrame, *, root: str | os.PathLike,
+                   check_files: bool = True) -> None:
     """Check that a manifest meets its contract; raise listing every problem found.
 
     Parameters
@@ -477,7 +478,8 @@ def check_manifest(frame: pd.DataFrame, *, root: str | os.PathLike, check_files:
     problems = _row_problems(frame)
     if check_files:
         root = Path(root)
-        absent = [row for row, p in enumerate(frame["path"].astype(str)) if not (root / p).is_file()]
+        absent = [row for row, p in enumerate(frame["path"].astype(str))
+                  if not (root / p).is_file()]
         if absent:
             problems.append(
                 f"{len(absent)} image files missing under {str(root)!r} (rows "

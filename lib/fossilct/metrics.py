@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "METRIC_LABELS",
+    "METRIC_SHORT_LABELS",
     "METRIC_KEYS",
     "evaluate_predictions",
     "bootstrap_replicates",
@@ -40,6 +42,22 @@ METRIC_KEYS = (
     "log_loss", "ece", "specimen_accuracy",
 )
 """Keys of :func:`evaluate_predictions` that hold ``{"value", "ci95"}`` entries."""
+METRIC_LABELS = {
+    "accuracy": "Accuracy (slice)", "balanced_accuracy": "Balanced accuracy",
+    "macro_precision": "Macro precision", "macro_recall": "Macro recall",
+    "macro_f1": "Macro F1", "weighted_precision": "Weighted precision",
+    "weighted_recall": "Weighted recall", "weighted_f1": "Weighted F1",
+    "top3_accuracy": "Top-3 accuracy", "auc_ovr_macro": "AUC (one-vs-rest, macro)",
+    "log_loss": "Log loss", "ece": "Expected calibration error",
+    "specimen_accuracy": "Accuracy (specimen, mean of its slices)",
+}
+"""Reader-facing name of every metric (reports, the run's HTML report)."""
+METRIC_SHORT_LABELS = {
+    "accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy", "macro_f1": "Macro F1",
+    "top3_accuracy": "Top-3", "auc_ovr_macro": "AUC", "log_loss": "Log loss", "ece": "ECE",
+    "specimen_accuracy": "Specimen accuracy",
+}
+"""Short names for the columns of wide tables (the leaderboard)."""
 
 DEFAULT_N_BOOTSTRAP = 1000
 DEFAULT_ECE_BINS = 15

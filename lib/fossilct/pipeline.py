@@ -135,7 +135,8 @@ def load_yaml(path: str | os.PathLike) -> dict:
     except yaml.YAMLError as exc:
         raise PipelineError(f"{path} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
-        raise PipelineError(f"{path} must hold a mapping of keys to values, got {type(data).__name__}.")
+        raise PipelineError(f"{path} must hold a mapping of keys to values, got "
+                            f"{type(data).__name__}.")
     return data
 
 
@@ -203,9 +204,10 @@ def load_profile(parameters_dir: str | os.PathLike, profile: str) -> dict:
                                 "run_name and seed.")
     twin = data.get("leakage_architecture")
     if twin is not None and twin not in (data.get("architectures") or {}):
+        known = ", ".join(data.get("architectures") or {})
         raise PipelineError(f"{path}: leakage_architecture {twin!r} is not one of the "
-                            f"profile's architectures ({', '.join(data.get('architectures') or {})})"
-                            "; name one of them, or null to skip the leakage experiment.")
+                            f"profile's architectures ({known}); name one of them, or null to "
+                            "skip the leakage experiment.")
     return data
 
 

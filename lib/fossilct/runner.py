@@ -30,10 +30,11 @@ __all__ = ["parse_args", "main"]
 log = logging.getLogger("fossilct.runner")
 
 
-def parse_args(argv: list[str] | None, *, root: Path) -> argparse.Namespace:
-    """The command line of ``run_all.py`` / ``fossilct run``."""
+def parse_args(argv: list[str] | None, *, root: Path,
+               prog: str = "run_all.py") -> argparse.Namespace:
+    """The command line of ``run_all.py`` / ``fossilct run`` (`prog` names it in messages)."""
     parser = argparse.ArgumentParser(
-        prog="run_all.py",
+        prog=prog,
         description="Run every fossilct notebook headlessly, skipping steps that are up to date.",
         epilog="Steps are named by number (02), name (02_slices) or suffix (slices).")
     parser.add_argument("--profile", default="quick",
@@ -180,14 +181,15 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
-def main(argv: list[str] | None = None, *, root: str | os.PathLike) -> int:
+def main(argv: list[str] | None = None, *, root: str | os.PathLike,
+         prog: str = "run_all.py") -> int:
     """Plan and run the pipeline of the project at `root`; returns the exit status.
 
     0: every selected step is done; 1: a notebook failed; 2: the plan is invalid (nothing ran);
     130: interrupted.
     """
     root = Path(root).resolve()
-    args = parse_args(argv, root=root)
+    args = parse_args(argv, root=root, prog=prog)
     _kernel_environment()
     try:
         plan = _Plan(args, root)

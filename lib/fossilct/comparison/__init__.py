@@ -25,12 +25,12 @@ from fossilct.comparison.leaderboard import (LEADERBOARD_METRICS, LOWER_IS_BETTE
 from fossilct.comparison.leakage import LEAKAGE_METRICS, leakage_table
 from fossilct.comparison.paired import (accuracy_replicates, bootstrap_p_value, holm_adjust,
                                         mcnemar_exact, paired_tests, pairwise_tests)
-from fossilct.comparison.report import (METRIC_LABELS, Comparison, compare_models,
+from fossilct.comparison.report import (Comparison, compare_models,
                                         comparison_report_markdown, leaderboard_markdown,
                                         save_comparison_outputs)
 from fossilct.comparison.species import (common_confusions, per_species_f1_table,
                                          species_extremes)
 
 # the modules' __all__ lists are the package's
-__all__ = [*inputs.__all__, *leaderboard.__all__, *leakage.__all__, *paired.__all__, *report.__all__,
-           *species.__all__]
+__all__ = [*inputs.__all__, *leaderboard.__all__, *leakage.__all__, *paired.__all__,
+           *report.__all__, *species.__all__]

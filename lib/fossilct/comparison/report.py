@@ -28,7 +28,6 @@ from fossilct.comparison.species import (common_confusions, per_species_f1_table
 from fossilct.predictions import AlignedPredictions
 
 __all__ = [
-    "METRIC_LABELS",
     "Comparison",
     "compare_models",
     "leaderboard_markdown",
@@ -36,9 +35,6 @@ __all__ = [
     "save_comparison_outputs",
 ]
 
-METRIC_LABELS = {"accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy",
-                 "macro_f1": "Macro F1", "top3_accuracy": "Top-3", "auc_ovr_macro": "AUC",
-                 "log_loss": "Log loss", "ece": "ECE", "specimen_accuracy": "Specimen accuracy"}
 SIGNIFICANCE = 0.05
 """Family-wise level at which a Holm-adjusted p-value is called significant in the report."""
 
@@ -174,7 +170,8 @@ def leaderboard_markdown(board: pd.DataFrame, *, digits: int = 4) -> str:
         raise ValueError(f"`board` lacks columns {missing}; pass leaderboard_table().")
     extra = [c for c in board.columns if c not in ("rank", "model") and c not in
              LEADERBOARD_METRICS and not c.endswith(("_ci_low", "_ci_high"))]
-    header = ["Rank", "Model", *(METRIC_LABELS[k] for k in LEADERBOARD_METRICS), *extra]
+    header = ["Rank", "Model", *(metrics.METRIC_SHORT_LABELS[k] for k in LEADERBOARD_METRICS),
+              *extra]
     lines = ["| " + " | ".join(header) + " |", "|---:|---|" + "---:|" * (len(header) - 2)]
     for row in board.to_dict("records"):
         cells = [str(row["rank"]), str(row["model"])]
@@ -215,7 +212,7 @@ def comparison_report_markdown(comparison: Comparison, *, title: str = "Model co
              f"{len(c.leaderboard)} models on the same {c.n_slices} test slices of "
              f"{c.n_specimens} specimens; 95% intervals from {c.bootstrap['n']} bootstrap "
              f"replicates resampling specimens (seed {c.bootstrap['seed']}, the same resamples "
-             f"for every model). Ranked by {METRIC_LABELS[c.rank_by]}: best "
+             f"for every model). Ranked by {metrics.METRIC_SHORT_LABELS[c.rank_by]}: best "
              f"{best['model']} ({best_value}).",
              "", "## Leaderboard", "", leaderboard_markdown(c.leaderboard, digits=digits).rstrip()]
     lines += ["", f"## {c.reference} against each other model", "",
@@ -250,7 +247,7 @@ def comparison_report_markdown(comparison: Comparison, *, title: str = "Model co
         lines += ["", "## Leakage: specimen-level against slice-level split", "",
                   "Each model scored on its own split's test set; intervals resample that "
                   "set's specimens, the inflation's resample both independently.", "",
-                  "| Split | " + " | ".join(METRIC_LABELS[m] for m in LEAKAGE_METRICS)
+                  "| Split | " + " | ".join(metrics.METRIC_SHORT_LABELS[m] for m in LEAKAGE_METRICS)
                   + " | Slices | Specimens |", "|---|" + "---:|" * (len(LEAKAGE_METRICS) + 2)]
         for split, row in c.leakage.iterrows():
             counts = ("", "") if split == "inflation" else (int(row["n_slices"]),

@@ -17,8 +17,8 @@ Every image goes the way the training slices went (:func:`fossilct.segmentation.
    to the automatic (Otsu) threshold, in units of the [0, 1] intensity range; negative values
    keep fainter structures, positive ones drop faint debris. The slice is refused (not
    segmentable) when nothing stands out of the noise (contrast-to-noise ratio under
-   ``MIN_CONTRAST``) or when the object touches all four borders (a texture, or a crop inside
-   the fossil).
+   ``fossilct.segmentation.MIN_CONTRAST``) or when the object touches all four borders (a
+   texture, or a crop inside the fossil).
 3. The model (a ``model.keras`` that takes raw 8-bit slices) gives class probabilities;
    :func:`summarise_probabilities` ranks them and measures the top-1 margin, the normalised
    entropy and, given an abstention threshold, whether the answer is uncertain.

@@ -96,7 +96,8 @@ def class_activation_map(classifier: Classifier, model_input: np.ndarray, *,
 
     features, probs = features_model(image[None, :, :, None].astype(np.float32), training=False)
     features = ops.convert_to_numpy(features).astype(np.float64)[0]
-    index = int(np.argmax(ops.convert_to_numpy(probs)[0])) if class_index is None else int(class_index)
+    index = (int(np.argmax(ops.convert_to_numpy(probs)[0])) if class_index is None
+             else int(class_index))
     if not 0 <= index < kernel.shape[1]:
         raise ValueError(f"`class_index` {class_index} is outside 0..{kernel.shape[1] - 1}.")
     weights = kernel[:, index] / (features.shape[0] * features.shape[1])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from fossilct import segmentation
-from fossilct.matching.preprocess import MIN_CONTRAST, _contrast_to_noise
 
 __all__ = ["to_gray_slice", "segment_for_model"]
 
@@ -54,7 +53,8 @@ def _check_crop_box(crop_box, shape) -> tuple[int, int, int, int]:
     try:
         row0, col0, row1, col1 = (int(v) for v in crop_box)
     except (TypeError, ValueError):
-        raise ValueError(f"`crop_box` must be (row0, col0, row1, col1); got {crop_box!r}.") from None
+        raise ValueError(f"`crop_box` must be (row0, col0, row1, col1); got {crop_box!r}."
+                         ) from None
     if not (0 <= row0 < row1 <= shape[0] and 0 <= col0 < col1 <= shape[1]):
         raise ValueError(f"`crop_box` {crop_box!r} is not a box inside the {shape[0]} x "
                          f"{shape[1]} image: need 0 <= row0 < row1 <= {shape[0]} and "
@@ -116,11 +116,12 @@ def segment_for_model(gray: np.ndarray, *, image_size: int, threshold_offset: fl
         raise segmentation.NoFossilError(
             "the segmented object touches all four borders: a texture, or an image cropped "
             "inside the fossil. Use an image (or crop box) with background around the fossil.")
-    contrast = _contrast_to_noise(region.astype(np.float32) / 255.0, seg.mask)
-    if contrast < MIN_CONTRAST:
+    contrast = segmentation.contrast_to_noise(region.astype(np.float32) / 255.0, seg.mask)
+    if contrast < segmentation.MIN_CONTRAST:
         raise segmentation.NoFossilError(
             f"no fossil: the segmented object does not stand out of the noise (contrast-to-noise "
-            f"{contrast:.1f} < {MIN_CONTRAST}); the image looks like noise or an empty field.")
+            f"{contrast:.1f} < {segmentation.MIN_CONTRAST}); the image looks like noise or an "
+            "empty field.")
     full = np.zeros(gray.shape[:2], bool)
     full[row0:row1, col0:col1] = mask
     r0, c0, r1, c1 = seg.bbox

@@ -31,7 +31,6 @@ from fossilct.matching.silhouette import outline_silhouette, shell_mask
 
 __all__ = [
     "MATCH_IMAGE_SIZE",
-    "MIN_CONTRAST",
     "Query",
     "prepare_query",
     "read_query_image",
@@ -42,9 +41,6 @@ __all__ = [
 
 MATCH_IMAGE_SIZE = 128
 """Side of the square images in which query and match are compared (and shown)."""
-MIN_CONTRAST = 2.0
-"""Smallest contrast-to-noise ratio of the silhouette: segmented noise gives 0.2 to 0.8, fossil
-sections (even noisy, blurred, cropped) above 3."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -217,19 +213,10 @@ def to_square(array: np.ndarray, crop: tuple[int, int, int, int], size: int) -> 
     return canvas
 
 
-def _contrast_to_noise(gray: np.ndarray, silhouette: np.ndarray) -> float:
-    """(mean inside - mean outside) / noise sigma (MAD of neighbour differences)."""
-    if silhouette.all():
-        return 0.0
-    diffs = np.concatenate([np.diff(gray, axis=0).ravel(), np.diff(gray, axis=1).ravel()])
-    noise = 1.4826 * float(np.median(np.abs(diffs - np.median(diffs)))) / np.sqrt(2.0)
-    signal = float(gray[silhouette].mean() - gray[~silhouette].mean())
-    return signal / max(noise, 1e-6)
-
-
 def prepare_query(image: np.ndarray, *, pixel_size_um: float | None = None,
                   image_size: int = MATCH_IMAGE_SIZE, background: str = "auto",
-                  threshold_offset: float = 0.0, min_contrast: float = MIN_CONTRAST,
+                  threshold_offset: float = 0.0,
+                  min_contrast: float = segmentation.MIN_CONTRAST,
                   margin_fraction: float = segmentation.DEFAULT_MARGIN_FRACTION) -> Query:
     """Prepare a 2-D section for matching: normalise, check, segment, measure.
 
@@ -248,8 +235,8 @@ def prepare_query(image: np.ndarray, *, pixel_size_um: float | None = None,
     threshold_offset : float, keyword-only
         Segmentation sensitivity (see :func:`fossilct.segmentation.segment_slice`).
     min_contrast : float, keyword-only
-        Smallest contrast-to-noise ratio of the silhouette (default ``MIN_CONTRAST``); lower it
-        only for very faint sections.
+        Smallest contrast-to-noise ratio of the silhouette (default
+        ``fossilct.segmentation.MIN_CONTRAST``); lower it only for very faint sections.
     margin_fraction : float, keyword-only
         Margin of the crop around the fossil, as in segmentation (default 0.05).
 
@@ -304,7 +291,7 @@ def prepare_query(image: np.ndarray, *, pixel_size_um: float | None = None,
     silhouette = outline_silhouette(shell_mask(gray, seg.threshold))
     if not silhouette.any():
         silhouette = seg.mask
-    contrast = _contrast_to_noise(gray, silhouette)
+    contrast = segmentation.contrast_to_noise(gray, silhouette)
     if contrast < float(min_contrast):
         raise MatchingError(f"`query` shows no fossil: the segmented object does not stand out "
                             f"of the noise (contrast-to-noise {contrast:.1f} < {min_contrast}); "

@@ -11,7 +11,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from fossilct.evaluation import _METRIC_LABELS as METRIC_LABELS
+from fossilct.metrics import METRIC_LABELS
 from fossilct.report.summary import RunSummary, StepStatus
 
 __all__ = ["HEADLINE_METRICS", "MATCHING_LABELS", "PAGE_STYLE", "format_estimate", "metrics_table",
