@@ -1,4 +1,4 @@
-"""The study's matching algorithm, exactly as SPEC.md describes it, for comparison.
+"""The study's matching algorithm, exactly as the study describes it, for comparison.
 
 Every axis-aligned slice of the chosen axes is segmented like the query
 (:func:`fossilct.segmentation.segment_slice`: masked, cropped to its silhouette, resized into the

@@ -2,8 +2,8 @@
 
 Every function is pure, takes two images of the same shape (``(M, N)``, any real dtype) and
 returns a Python float; higher means more similar. They are the per-metric scores of a
-:class:`~fossilct.matching.Match` and the terms of the study's reference score (SPEC.md,
-"Slice-to-volume matching"). Each agrees with a reference library within floating-point
+:class:`~fossilct.matching.Match` and the terms of the study's reference score (its coarse
+and fine slice-to-volume matching). Each agrees with a reference library within floating-point
 tolerance: :func:`ssim` with scikit-image's ``structural_similarity`` (its default 7x7 uniform
 window, sample covariance), :func:`ncc` with OpenCV's ``matchTemplate(..., TM_CCOEFF_NORMED)`` on
 same-size images and :func:`hu_distance` with OpenCV's ``matchShapes(..., CONTOURS_MATCH_I2)``.
@@ -213,7 +213,7 @@ def hu_distance(image_a: np.ndarray, image_b: np.ndarray) -> float:
 def hu_similarity(image_a: np.ndarray, image_b: np.ndarray) -> float:
     """Hu-moment similarity ``1 / (1 + hu_distance(a, b))``, in (0, 1].
 
-    The "HuSimilarity" term of the study's coarse score (SPEC.md).
+    The "HuSimilarity" term of the study's coarse score.
 
     Examples
     --------

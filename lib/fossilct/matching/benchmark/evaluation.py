@@ -9,7 +9,7 @@ Pose (:func:`evaluate_poses`)
     behind being its mirror image), offset (voxels and micrometres), in-plane angle, mirror
     flag. A query succeeds when the offset error is within ``MAX_OFFSET_VOX`` voxels, the normal
     within ``MAX_NORMAL_DEG`` degrees, the in-plane angle within ``MAX_ANGLE_DEG`` degrees and the
-    mirror flag right (issue 5).
+    mirror flag right.
 Identification (:func:`evaluate_identification`)
     Each query is matched to a whole library; the rank of its true specimen (and species) gives
     top-1 and top-3 rates; the time per query per volume is the search time divided by the
