@@ -12,7 +12,7 @@ import pytest
 
 from fossilct import models
 from fossilct.ensemble import (EnsembleSpec, apply_ensemble, apply_temperature,
-                               build_ensemble_model, load_member_models)
+                               build_ensemble_model, load_member_models, save_ensemble_model)
 
 CLASSES = ("a", "b", "c")
 NAMES = ("cnn_a", "cnn_b", "cnn_c")
@@ -143,7 +143,8 @@ def test_fitted_ensemble_model_reproduces_its_predictions_table(members, member_
     """The notebook's path: fit on a validation table, evaluate the test table, build the
     chosen ensemble as a Keras model from the members, save it as a model folder that the
     training step's reader loads like any other."""
-    from fossilct.ensemble import evaluate_ensembles, fit_ensembles, save_ensemble_model
+    from fossilct import atomic
+    from fossilct.ensemble import evaluate_ensembles, fit_ensembles
     from fossilct.training import load_training_outputs
     from fossilct.predictions import AlignedPredictions
 
@@ -164,14 +165,20 @@ def test_fitted_ensemble_model_reproduces_its_predictions_table(members, member_
     table = results[selection.chosen].predictions
     expected = table[table["split"] == "test"][[f"prob_{c}" for c in CLASSES]].to_numpy()
     np.testing.assert_allclose(model.predict(slices[8:], verbose=0), expected, atol=1e-5)
-    paths = save_ensemble_model(tmp_path / "ensemble", members, spec)
+    dirs = {}
+    for name in spec.used_members:
+        dirs[name] = tmp_path / name
+        dirs[name].mkdir()
+        members[name].save(dirs[name] / "model.keras")
+        atomic.write_json(dirs[name] / "class_names.json", list(CLASSES))
+        atomic.write_yaml(dirs[name] / "params.yaml", {"slice_size": 48})
+    paths = save_ensemble_model(tmp_path / "ensemble", dirs, spec)
     assert sorted(paths) == ["class_names.json", "model.keras", "params.yaml"]
-    assert "image_size: 32" in paths["params.yaml"].read_text()
+    assert "slice_size: 48" in paths["params.yaml"].read_text()
     loaded, class_names = load_training_outputs(tmp_path / "ensemble")
     assert class_names == list(CLASSES)
     np.testing.assert_allclose(loaded.predict(slices[8:], verbose=0), expected, atol=1e-5)
-    with pytest.raises(ValueError, match=r"needs the models of \[.*'cnn_b'.*\]; got \['cnn_a'\]"):
-        save_ensemble_model(tmp_path / "other", {"cnn_a": members["cnn_a"]}, spec)
+
 
 
 def test_member_models_load_from_their_training_folders(members, member_probs, slices,
@@ -185,6 +192,10 @@ def test_member_models_load_from_their_training_folders(members, member_probs, s
         dirs[name].mkdir()
         members[name].save(dirs[name] / "model.keras")
         atomic.write_json(dirs[name] / "class_names.json", list(CLASSES))
+    atomic.write_yaml(dirs["cnn_a"] / "params.yaml", {"slice_size": 48})
+    atomic.write_yaml(dirs["cnn_b"] / "params.yaml", {"slice_size": 64})
+    with pytest.raises(ValueError, match=r"trained on slices of different sizes \[48, 64\]"):
+        save_ensemble_model(tmp_path / "ensemble", dirs, spec)
     loaded = load_member_models({**dirs, "cnn_c": tmp_path / "absent"}, spec)
     assert set(loaded) == {"cnn_a", "cnn_b"}
     np.testing.assert_allclose(build_ensemble_model(loaded, spec).predict(slices, verbose=0),

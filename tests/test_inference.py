@@ -32,7 +32,8 @@ def model_dir(tmp_path_factory):
 
     keras.utils.set_random_seed(0)
     model = models.build_model("small_cnn", n_classes=len(CLASSES), input_size=32)
-    training.save_training_outputs(folder, model, {"epoch": [0]}, CLASSES, {"image_size": 32})
+    training.save_training_outputs(folder, model, {"epoch": [0]}, CLASSES,
+                                   {"image_size": 32, "slice_size": 48})
     return folder
 
 
@@ -139,7 +140,8 @@ def test_summarise_probabilities_refuses_bad_input(probs, names, threshold, matc
 
 def test_load_classifier_reads_the_folder(classifier):
     assert classifier.class_names == tuple(CLASSES)
-    assert classifier.image_size == 32 and classifier.abstention_threshold == 0.9
+    # images are segmented at the size of the training slices (48), not at the model input (32)
+    assert classifier.image_size == 48 and classifier.abstention_threshold == 0.9
 
 
 def test_load_classifier_errors(tmp_path, model_dir):
@@ -181,7 +183,7 @@ def test_predict_images_gives_the_model_output_of_the_segmented_slice(classifier
                                       verbose=0)[0]
     ranked = dict(zip(results[1].summary.species, results[1].summary.probabilities))
     assert [ranked[c] for c in CLASSES] == pytest.approx(direct.tolist(), abs=1e-5)
-    assert results[0].model_input.shape == (32, 32) and results[0].silhouette.shape == (64, 64)
+    assert results[0].model_input.shape == (48, 48) and results[0].silhouette.shape == (64, 64)
     assert results[0].summary.uncertain is True   # an untrained model is never 90% sure
 
 

@@ -220,3 +220,10 @@ def test_species_whose_names_share_a_folder_are_refused_before_writing(dataset, 
         slice_dataset.build_slice_dataset(clash, folder, tmp_path / "out", quota_per_species=9,
                                           image_size=32, progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_read_image_size_reads_one_slice_header(built, tmp_path):
+    out, _ = built
+    assert slice_dataset.read_image_size(out) == 32
+    with pytest.raises(FileNotFoundError, match=r"no slice image under .*run the slice step"):
+        slice_dataset.read_image_size(tmp_path)

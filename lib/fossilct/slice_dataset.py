@@ -56,6 +56,7 @@ __all__ = [
     "file_errors",
     "save_slices_outputs",
     "read_slices",
+    "read_image_size",
     "read_counts",
     "read_dropped",
     "read_slice_examples",
@@ -526,6 +527,26 @@ def read_slices(slices_dir: str | os.PathLike) -> pd.DataFrame:
         If the manifest does not parse.
     """
     return manifest.read_manifest(Path(slices_dir) / MANIFEST_FILE, absolute_paths=True)
+
+
+def read_image_size(slices_dir: str | os.PathLike) -> int:
+    """Side (px) of the square slice images of a slice folder, read from one image's header:
+    the size at which a new image must be segmented to look like the training slices.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder holds no slice image.
+    """
+    from PIL import Image
+
+    images = Path(slices_dir) / "images"
+    first = next(images.glob("*/*.png"), None) if images.is_dir() else None
+    if first is None:
+        raise FileNotFoundError(f"no slice image under {str(images)!r}; run the slice step "
+                                "(notebook 02).")
+    with Image.open(first) as image:
+        return int(image.size[0])
 
 
 def read_counts(slices_dir: str | os.PathLike) -> pd.DataFrame:

@@ -186,13 +186,12 @@ def load_member_models(model_dirs: Mapping[str, str | os.PathLike], spec: Ensemb
     return models
 
 
-def save_ensemble_model(model_dir: str | os.PathLike, member_models: Mapping[str, keras.Model],
-                        spec: EnsembleSpec) -> dict:
-    """Build the ensemble of `spec` from its members and write it as a model folder like a
-    trained architecture's (``model.keras``, ``class_names.json``, ``params.yaml`` with the spec,
-    its abstention threshold and ``image_size``, the largest input edge of the members it
-    uses), so that every reader of model folders (the dashboard, ``fossilct classify``) takes it
-    as it is.
+def save_ensemble_model(model_dir: str | os.PathLike,
+                        member_dirs: Mapping[str, str | os.PathLike], spec: EnsembleSpec) -> dict:
+    """Build the ensemble of `spec` from its members' folders and write it as a model folder like
+    a trained architecture's (``model.keras``, ``class_names.json``, ``params.yaml`` with the
+    spec, its abstention threshold and the members' ``slice_size``), so that every reader of
+    model folders (the dashboard, ``fossilct classify``) takes it as it is.
 
     Returns
     -------
@@ -201,7 +200,8 @@ def save_ensemble_model(model_dir: str | os.PathLike, member_models: Mapping[str
     Raises
     ------
     ValueError
-        As :func:`build_ensemble_model`.
+        As :func:`load_member_models` and :func:`build_ensemble_model`, or members trained on
+        slices of different sizes.
     OSError
         If the archive does not read back complete.
     """
@@ -210,10 +210,14 @@ def save_ensemble_model(model_dir: str | os.PathLike, member_models: Mapping[str
     from pathlib import Path
 
     from fossilct import atomic
-    from fossilct.models import model_input_size
+    from fossilct.training import read_training_params
 
-    model = build_ensemble_model(member_models, spec)
-    image_size = max(model_input_size(member_models[m]) for m in spec.used_members)
+    sizes = {read_training_params(member_dirs[m]).get("slice_size") for m in spec.used_members}
+    if len(sizes) != 1:
+        raise ValueError(f"the members of ensemble {spec.name!r} were trained on slices of "
+                         f"different sizes {sorted(sizes, key=str)}; train them on one slice "
+                         "folder.")
+    model = build_ensemble_model(load_member_models(member_dirs, spec), spec)
     model_dir = Path(model_dir)
     paths = {name: model_dir / name for name in ("model.keras", "class_names.json",
                                                  "params.yaml")}
@@ -221,7 +225,7 @@ def save_ensemble_model(model_dir: str | os.PathLike, member_models: Mapping[str
         model.save(tmp)
     atomic.write_json(paths["class_names.json"], list(spec.class_names))
     atomic.write_yaml(paths["params.yaml"], {"arch": "ensemble", "split_mode": "specimen",
-                                             "image_size": int(image_size),
+                                             "slice_size": sizes.pop(),
                                              "ensemble": spec.to_dict()})
     with zipfile.ZipFile(paths["model.keras"]) as archive:
         if archive.testzip() is not None:

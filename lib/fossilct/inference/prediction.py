@@ -106,9 +106,10 @@ def load_classifier(model_dir: str | os.PathLike, *, class_names: Sequence[str] 
     class_names : sequence of str, optional, keyword-only
         The output order, when the folder has no ``class_names.json``.
     image_size : int, optional, keyword-only
-        Side of the slices the model was trained on (the slicing step's ``image_size``);
-        default the ``image_size`` of ``params.yaml``, else the model's own input size. An
-        ensemble has neither: give it.
+        Side of the slices the model was trained on (the slicing step's ``image_size``), at
+        which a new image is segmented before the model resizes it to its input, exactly as the
+        training slices were; default the ``slice_size`` of ``params.yaml`` (recorded by the
+        training and ensemble steps), else the model's own input size.
     abstention_threshold : float, optional, keyword-only
         Top probability under which a prediction is flagged uncertain.
 
@@ -146,14 +147,14 @@ def load_classifier(model_dir: str | os.PathLike, *, class_names: Sequence[str] 
                          f"{model.output_shape[-1]} outputs; give the names it was trained with.")
     params_file = model_dir / "params.yaml"
     params = yaml.safe_load(params_file.read_text()) if params_file.is_file() else {}
-    image_size = image_size or (params or {}).get("image_size")
+    image_size = image_size or (params or {}).get("slice_size")
     if not image_size:
         try:
             image_size = models.model_input_size(model)
         except ValueError:
-            raise ValueError(f"{model_dir}: neither params.yaml nor the model says which slice "
-                             "size it was trained on; pass `image_size` (the slicing step's "
-                             "image_size).") from None
+            raise ValueError(f"{model_dir}: neither params.yaml (slice_size) nor the model says "
+                             "which slice size it was trained on; pass `image_size` (the slicing "
+                             "step's image_size).") from None
     return Classifier(model=model, class_names=tuple(str(c) for c in class_names),
                       image_size=int(image_size), abstention_threshold=threshold,
                       name=model_dir.name)
