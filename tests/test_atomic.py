@@ -103,3 +103,13 @@ def test_finished_files_get_the_usual_permissions(tmp_path):
         os.umask(mask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755
+
+
+def test_save_figures_names_each_file_after_its_figure(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, _ = plt.subplots()
+    paths = atomic.save_figures({"curves": fig}, tmp_path, prefix="tta_")
+    assert paths == {"curves.png": tmp_path / "tta_curves.png"}
+    assert paths["curves.png"].read_bytes().startswith(b"\x89PNG")
+    assert atomic.save_figures(None, tmp_path) == {}

@@ -31,6 +31,7 @@ __all__ = [
     "write_yaml",
     "write_csv",
     "save_figure",
+    "save_figures",
 ]
 
 
@@ -153,3 +154,22 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int = 120) -> Path:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=path.suffix.lstrip(".") or "png",
                     metadata=metadata)
     return path
+
+
+def save_figures(figures, folder: str | os.PathLike, *, prefix: str = "") -> dict[str, Path]:
+    """Save every figure of a step as ``<folder>/<prefix><name>.png`` (see :func:`save_figure`).
+
+    Parameters
+    ----------
+    figures : mapping of str to matplotlib Figure, or None
+    folder : path-like
+    prefix : str, keyword-only
+        Before each file name (``"tta_"``).
+
+    Returns
+    -------
+    dict of str to Path
+        ``"<name>.png"`` -> path; empty for no figures.
+    """
+    return {f"{name}.png": save_figure(fig, Path(folder) / f"{prefix}{name}.png")
+            for name, fig in (figures or {}).items()}

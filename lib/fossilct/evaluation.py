@@ -360,8 +360,7 @@ def save_evaluation_outputs(out_dir: str | os.PathLike, evaluation: Evaluation, 
                      evaluation.confusion_normalised.reset_index())
     atomic.write_csv(names["reliability.csv"], evaluation.reliability)
     atomic.write_text(names["report.md"], report)
-    for name, fig in (figures or {}).items():
-        names[f"{name}.png"] = atomic.save_figure(fig, out_dir / f"{prefix}{name}.png")
+    names.update(atomic.save_figures(figures, out_dir, prefix=prefix))
     if throughput is not None:
         names[THROUGHPUT_FILE] = atomic.write_json(out_dir / f"{prefix}{THROUGHPUT_FILE}",
                                                    dict(throughput))

@@ -511,8 +511,7 @@ def save_slices_outputs(slices_dir: str | os.PathLike, result: BuildResult, *,
     manifest.check_manifest(written, root=slices_dir)
     paths = {name: slices_dir / name
              for name in (MANIFEST_FILE, COUNTS_FILE, DROPPED_FILE, EXAMPLES_FILE)}
-    for name, fig in (figures or {}).items():
-        paths[f"{name}.png"] = atomic.save_figure(fig, slices_dir / f"{name}.png")
+    paths.update(atomic.save_figures(figures, slices_dir))
     return paths
 
 

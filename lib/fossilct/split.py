@@ -673,8 +673,7 @@ def save_split_outputs(split_dir, *, slices: pd.DataFrame, slice_level: pd.DataF
     paths["summary.csv"] = atomic.write_csv(split_dir / "summary.csv", summary)
     paths["notes.txt"] = atomic.write_text(split_dir / "notes.txt",
                                            "".join(f"{note}\n" for note in notes))
-    for name, fig in (figures or {}).items():
-        paths[f"{name}.png"] = atomic.save_figure(fig, split_dir / f"{name}.png")
+    paths.update(atomic.save_figures(figures, split_dir))
     return paths
 
 

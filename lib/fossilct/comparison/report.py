@@ -340,7 +340,6 @@ def save_comparison_outputs(out_dir: str | os.PathLike, comparison: Comparison, 
     }
     if c.leakage is not None:
         paths["leakage.csv"] = atomic.write_csv(out_dir / "leakage.csv", c.leakage.reset_index())
-    for name, fig in (figures or {}).items():
-        paths[f"{name}.png"] = atomic.save_figure(fig, out_dir / f"{name}.png")
+    paths.update(atomic.save_figures(figures, out_dir))
     _check_leaderboard(paths, c)
     return paths

@@ -409,7 +409,6 @@ def save_ensemble_outputs(out_dir: str | os.PathLike, selection: EnsembleSelecti
             folder / "predictions.csv", result.predictions)
         paths[f"candidates/{name}/metrics.json"] = atomic.write_json(
             folder / "metrics.json", result.evaluation.metrics)
-    for name, fig in (figures or {}).items():
-        paths[f"{name}.png"] = atomic.save_figure(fig, out_dir / f"{name}.png")
+    paths.update(atomic.save_figures(figures, out_dir))
     _check_written(paths, chosen, selection)
     return paths

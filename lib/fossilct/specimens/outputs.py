@@ -54,8 +54,7 @@ def save_dataset_outputs(dataset_dir: str | os.PathLike, *, inventory: pd.DataFr
     dataset_dir = Path(dataset_dir)
     paths = {"inventory.csv": atomic.write_csv(dataset_dir / "inventory.csv", inventory),
              "species.csv": atomic.write_csv(dataset_dir / "species.csv", species_report)}
-    for name, fig in (figures or {}).items():
-        paths[f"{name}.png"] = atomic.save_figure(fig, dataset_dir / f"{name}.png")
+    paths.update(atomic.save_figures(figures, dataset_dir))
     return paths
 
 

@@ -177,8 +177,7 @@ def save_training_outputs(out_dir: str | os.PathLike, model, history: Mapping[st
     write_tensorboard_logs(paths["logs"], history)
     if timing is not None:
         paths["timing.json"] = atomic.write_json(out_dir / "timing.json", _plain(dict(timing)))
-    for name, fig in (figures or {}).items():
-        paths[f"{name}.png"] = atomic.save_figure(fig, out_dir / f"{name}.png")
+    paths.update(atomic.save_figures(figures, out_dir))
     _check_written(paths, history, class_names)
     return paths
 

@@ -216,8 +216,7 @@ def save_matching_outputs(out_dir: str | os.PathLike, results: MethodEvaluation,
              "poses.csv": atomic.write_csv(out_dir / "poses.csv", results.poses),
              "identification.csv": atomic.write_csv(out_dir / "identification.csv",
                                                     results.identification)}
-    for name, fig in (figures or {}).items():
-        names[f"{name}.png"] = atomic.save_figure(fig, out_dir / f"{name}.png")
+    names.update(atomic.save_figures(figures, out_dir))
     check_matching_outputs(out_dir, results, figure_names=list(figures or {}))
     return names
 
