@@ -263,3 +263,14 @@ def test_an_ensemble_folder_needs_the_slice_size(tmp_path, classifier):
     loaded = inference.load_classifier(folder, image_size=32)
     [prediction] = inference.predict_images(loaded, [_disc()])
     assert prediction.segmentable and prediction.model_input.shape == (32, 32)
+
+
+def test_a_slice_already_segmented_is_taken_as_it_is(classifier):
+    stored = inference.segment_for_model(_disc(hole=8), image_size=48).image  # as the slice step
+    again = inference.segment_for_model(stored, image_size=48)
+    np.testing.assert_array_equal(again.image, stored)  # segmenting it again would change it
+    assert again.bbox[0] > 0 and again.mask.sum() == (stored > 0).sum()
+    smaller = inference.segment_for_model(stored, image_size=32)
+    assert smaller.image.shape == (32, 32)
+    framed = np.pad(stored, 3, constant_values=40)  # not a black border: segmented as usual
+    assert inference.segment_for_model(framed, image_size=48).image.shape == (48, 48)

@@ -65,10 +65,34 @@ def _check_crop_box(crop_box, shape) -> tuple[int, int, int, int]:
     return row0, col0, row1, col1
 
 
+def _is_silhouette(gray: np.ndarray) -> bool:
+    """Whether `gray` is already a model input: a square silhouette whose border is exactly black,
+    as the slice step writes them (segmenting such an image again would change it)."""
+    return (gray.ndim == 2 and gray.shape[0] == gray.shape[1] and gray.any()
+            and not (gray[0].any() or gray[-1].any() or gray[:, 0].any() or gray[:, -1].any()))
+
+
+def _as_segmented(gray: np.ndarray, image_size: int) -> segmentation.SegmentedSlice:
+    """An image that is already a silhouette on black, as a segmented slice of `image_size`."""
+    import cv2
+
+    mask = gray > 0
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    image = gray if gray.shape[0] == image_size else cv2.resize(
+        gray, (image_size, image_size), interpolation=cv2.INTER_AREA)
+    return segmentation.SegmentedSlice(image, mask, (int(rows[0]), int(cols[0]),
+                                                     int(rows[-1]) + 1, int(cols[-1]) + 1),
+                                       float(mask.mean()), 0.0)
+
+
 def segment_for_model(gray: np.ndarray, *, image_size: int, threshold_offset: float = 0.0,
                       crop_box: tuple[int, int, int, int] | None = None
                       ) -> segmentation.SegmentedSlice:
     """Segment a gray slice, optionally inside a crop box, and check that it shows a fossil.
+
+    A slice that is already a silhouette on a black border (a slice the slice step wrote, e.g.
+    picked from a run's test split) is taken as it is, resized to `image_size` when needed: it
+    is then exactly the image the evaluation gave the model.
 
     Parameters
     ----------
@@ -106,6 +130,8 @@ def segment_for_model(gray: np.ndarray, *, image_size: int, threshold_offset: fl
         raise ValueError(f"`threshold_offset` must be in [-1, 1] (intensity units); got "
                          f"{threshold_offset!r}.")
     gray = np.asarray(gray)
+    if crop_box is None and threshold_offset == 0.0 and _is_silhouette(gray):
+        return _as_segmented(gray, int(image_size))
     row0, col0, row1, col1 = (0, 0, *gray.shape[:2]) if crop_box is None \
         else _check_crop_box(crop_box, gray.shape)
     region = gray[row0:row1, col0:col1]
