@@ -1,11 +1,13 @@
 """From a CT volume to candidate slices (pure: arrays in, arrays and tables out).
 
-Four modules:
+Five modules:
 
 - :mod:`fossilct.slicing.volume`: per volume, isotropic resampling, intensity scaling and the
   crop (:func:`prepare_volume`), using
 - :mod:`fossilct.slicing.masks`: thresholds (Otsu with a noise-floor fallback), the 3-D fossil
   silhouette and mount removal (:func:`threshold_volume`, :func:`fossil_masks`);
+- :mod:`fossilct.slicing.rings`: bright ring artefacts about the rotation axis, so that the
+  fossil mask drops material that rings make on their own (:func:`estimate_rings`);
 - :mod:`fossilct.slicing.planning`: per plane set, candidate planes ordered for an even spread,
   cutting, segmenting and the acceptance rule (the study's 2 % of the frame, or a share of the
   fossil's largest section) (:func:`plan_slices`, :func:`iter_slices`,
@@ -30,6 +32,7 @@ from fossilct.slicing.planning import (ACCEPTANCE_RULES, DEFAULT_ACCEPTANCE, DEF
                                        check_acceptance, extract_slices, file_seed, iter_slices, plan_slices)
 from fossilct.slicing.masks import (FossilMasks, VolumeThresholds, fossil_masks, threshold_volume,
                                     upsample_mask)
+from fossilct.slicing.rings import RingArtefacts, estimate_rings
 from fossilct.slicing.volume import DEFAULT_PERCENTILES, PreparedVolume, blur_volume, prepare_volume
 from fossilct.slicing.yields import DEFAULT_MIN_YIELD, summarise_yield
 
@@ -44,12 +47,14 @@ __all__ = [
     "REJECTION_STATUS",
     "FossilMasks",
     "PreparedVolume",
+    "RingArtefacts",
     "SliceRecord",
     "SliceSet",
     "VolumeThresholds",
     "allocate_quota",
     "blur_volume",
     "check_acceptance",
+    "estimate_rings",
     "extract_slices",
     "file_seed",
     "fossil_masks",

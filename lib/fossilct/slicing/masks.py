@@ -18,6 +18,14 @@ Masks (:func:`fossil_masks`), on an analysis grid whose longest side is about ``
 (64) voxels (blocks of ``f**3`` voxels; a block is set when any of its voxels is), so their cost
 and their parameters do not depend on the scan's resolution:
 
+- ring artefacts (with ``ring_free``, the material once the rings of
+  :mod:`fossilct.slicing.rings` are subtracted): a block set only by ring voxels, with no
+  ring-free voxel in it or its six face neighbours, is dropped. A bright ring runs through
+  every plane; left in, it joins a thin-walled fossil and the hole filling below turns it
+  into a solid cylinder that fills the field of view. At the fossil's surface (within one
+  block of ring-free material) the threshold alone decides, as without rings, so a ring
+  neither cuts the shell nor moves its surface, and a scan whose rings stay below the
+  threshold gives the same masks;
 - silhouette: the material closed (radius ``closing_voxels``) and its holes filled in 3-D and
   in every 2-D section along the three axes (a chamber whose aperture is open in 3-D is
   still enclosed in most sections): shell + lumen + infill;
@@ -335,15 +343,19 @@ class FossilMasks:
         Analysis block side in voxels.
     touches_border : bool
         The fossil itself touches the volume border (a truncated scan).
+    ring_blocks : int
+        Material blocks dropped as ring artefacts (0 without ``ring_free``).
     """
 
     silhouette: np.ndarray
     mount: np.ndarray
     factor: int
     touches_border: bool
+    ring_blocks: int
 
 
 def fossil_masks(material: np.ndarray, calcite: np.ndarray | None = None, *,
+                 ring_free: np.ndarray | None = None,
                  analysis_size: int = DEFAULT_ANALYSIS_SIZE,
                  closing_voxels: float = DEFAULT_CLOSING_VOXELS,
                  mount_opening_fraction: float = DEFAULT_MOUNT_OPENING_FRACTION,
@@ -357,6 +369,10 @@ def fossil_masks(material: np.ndarray, calcite: np.ndarray | None = None, *,
         Voxels above the material threshold.
     calcite : (P, M, N) ndarray of bool, optional
         Voxels above the calcite threshold; stops the mount's growth. Default: `material`.
+    ring_free : (P, M, N) ndarray of bool, optional, keyword-only
+        Voxels above the material threshold plus the ring artefacts at their pixel
+        (:func:`fossilct.slicing.rings.estimate_rings`); material blocks away from them are
+        ring artefacts and dropped (module docstring). Default None: no ring is dropped.
     analysis_size : int, keyword-only
         Longest side of the analysis grid (>= 8), default 64.
     closing_voxels : float, keyword-only
@@ -389,13 +405,28 @@ def fossil_masks(material: np.ndarray, calcite: np.ndarray | None = None, *,
     >>> masks = fossil_masks(shell | pin, shell)
     >>> masks.factor, bool(masks.silhouette[20, 20, 20]), bool(masks.mount[35, 20, 20])
     (1, True, True)
+
+    A bright ring in every plane, crossing the shell, swallows the field of view unless
+    `ring_free` tells it apart:
+
+    >>> ring = np.abs(np.hypot(grid[1] + 4, grid[2] + 4) - 15) < 1
+    >>> swallowed = fossil_masks(shell | ring, shell)
+    >>> kept = fossil_masks(shell | ring, shell, ring_free=shell)
+    >>> swallowed.touches_border, kept.touches_border, round(float(kept.silhouette.mean()), 2)
+    (True, False, 0.1)
     """
     material = np.asarray(material, dtype=bool)
     calcite = material if calcite is None else np.asarray(calcite, dtype=bool)
+    ring_free = None if ring_free is None else np.asarray(ring_free, dtype=bool)
     if material.ndim != 3 or calcite.shape != material.shape:
         raise ValueError(
             f"`material` must be 3-D and `calcite` of the same shape; got {material.shape} and "
             f"{calcite.shape}."
+        )
+    if ring_free is not None and ring_free.shape != material.shape:
+        raise ValueError(
+            f"`ring_free` must have the shape of `material` {material.shape}; got "
+            f"{ring_free.shape}. Threshold the same volume as `material`."
         )
     if int(analysis_size) < 8:
         raise ValueError(f"`analysis_size` must be at least 8 voxels; got {analysis_size}.")
@@ -407,6 +438,12 @@ def fossil_masks(material: np.ndarray, calcite: np.ndarray | None = None, *,
         )
     factor = _analysis_factor(material.shape, int(analysis_size))
     coarse = _block_any(material, factor)
+    ring_blocks = 0
+    if ring_free is not None:
+        # one block (face neighbours) of slack keeps the fossil's surface as the threshold set it
+        kept = coarse & ndi.binary_dilation(_block_any(ring_free, factor))
+        ring_blocks = int(np.count_nonzero(coarse & ~kept))
+        coarse = kept
     if not coarse.any():
         raise NoFossilError("Nothing is above the material threshold: the volume holds no fossil.")
     silhouette = _silhouette(coarse, float(closing_voxels))
@@ -439,4 +476,4 @@ def fossil_masks(material: np.ndarray, calcite: np.ndarray | None = None, *,
                             float(closing_voxels), float(mount_growth))
     labels, _ = ndi.label(silhouette & ~mount)
     fossil = labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
-    return FossilMasks(fossil, mount, factor, _touches_border(fossil))
+    return FossilMasks(fossil, mount, factor, _touches_border(fossil), ring_blocks)
