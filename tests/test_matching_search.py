@@ -7,9 +7,9 @@ from matching_fixtures import library_volume, true_pose
 from fossilct.matching import SearchEffort, prepare_query
 from fossilct.matching.benchmark.queries import Nuisance, cut_query, tilted_normal
 from fossilct.matching.pose import pose_errors
-from fossilct.matching.search import (PARTIAL_SHARES, coarse_candidates, query_spectra,
-                                      refine_candidates, screen_candidates, search_index,
-                                      section_guesses)
+from fossilct.matching.search import (PARTIAL_SHARES, candidate_counts, coarse_candidates,
+                                      query_spectra, refine_candidates, screen_candidates,
+                                      search_index, section_guesses)
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +109,16 @@ def test_a_partial_view_is_found_from_its_visible_part(target):
     assert query.partial and cut.visible_fraction == pytest.approx(0.7, abs=0.05)
     assert errors.mirror_ok and errors.normal_deg < 3 and errors.offset_vox < 1
     assert np.linalg.norm(best.pose.centre - truth.centre) < 1.5
+
+
+def test_each_guessed_whole_section_gets_the_candidates_of_a_whole_query(target):
+    whole, _ = _query(target)
+    cut = cut_query(target.volume, target.mask, normal=(1, 0, 0), offset_vox=0.0,
+                    nuisance=Nuisance(visible_fraction=0.7, crop_side=0))
+    partial = prepare_query(cut.image, pixel_size_um=target.voxel_size_um)
+    effort = SearchEffort(n_candidates=5, n_screen=0, n_refine=0)
+    assert candidate_counts(whole, effort) == (5, 0)
+    n_guesses = 1 + len(PARTIAL_SHARES)
+    assert candidate_counts(partial, effort) == (5 * n_guesses, 0)
+    coarse = search_index(partial, target.index, target.refine_target, effort=effort)
+    assert len(coarse) == 5 * n_guesses

@@ -26,9 +26,12 @@ class SearchEffort:
     Attributes
     ----------
     n_candidates : int
-        Coarse candidates kept per searched volume (>= 1); default 24.
+        Coarse candidates kept per searched volume (>= 1); default 24. In a one-volume search,
+        per guessed whole section: a partial view, whose hidden part is guessed several ways,
+        gets this many per guess (:func:`fossilct.matching.search.candidate_counts`).
     n_screen : int
-        Candidates screened by a quick refinement per volume (>= 0); default 24.
+        Candidates screened by a quick refinement per volume (>= 0), per guessed whole section
+        in a one-volume search like `n_candidates`; default 24.
     n_refine : int
         Best screened candidates refined fully per volume (>= 0; 0 returns the coarse poses
         of a one-volume search); default 3.
