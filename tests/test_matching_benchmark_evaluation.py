@@ -9,7 +9,8 @@ from matching_fixtures import QUICK_EFFORT as EFFORT
 from matching_fixtures import library_volume
 
 from fossilct.matching.benchmark import (BENCHMARK_KEYS, IDENTIFICATION_COLUMNS, POSE_COLUMNS,
-                                         combine_evaluations, evaluate_identification,
+                                         combine_evaluations, count_successes,
+                                         evaluate_identification,
                                          evaluate_method, evaluate_poses, make_queries,
                                          summarise)
 
@@ -112,3 +113,48 @@ def test_combine_evaluations_stacks_tables_and_merges_summaries(queries, library
         combine_evaluations([fossilct, fossilct])
     with pytest.raises(ValueError, match="`evaluations` is empty"):
         combine_evaluations([])
+
+
+def test_count_successes_counts_per_group_in_order_of_appearance():
+    poses = pd.DataFrame({"species": ["b", "a", "b", "b", "a"],
+                          "kind": ["axis", "axis", "oblique", "axis", "oblique"],
+                          "success": [True, False, True, False, True],
+                          "reliable": [True, True, False, False, True]})
+    counts = count_successes(poses)
+    assert list(counts.index) == ["b", "a"]
+    assert counts.loc["b"].to_dict() == {"n_queries": 3, "n_success": 2, "n_reliable": 1,
+                                         "n_reliable_success": 1}
+    assert counts.loc["a"].to_dict() == {"n_queries": 2, "n_success": 1, "n_reliable": 2,
+                                         "n_reliable_success": 1}
+    assert (counts.dtypes == np.int64).all()
+    by_kind = count_successes(poses, by=["species", "kind"])
+    assert by_kind.loc[("b", "axis"), "n_queries"] == 2
+    assert by_kind.loc[("a", "oblique"), "n_reliable_success"] == 1
+    assert by_kind["n_queries"].sum() == len(poses)
+
+
+def test_count_successes_agrees_with_summarise(poses):
+    fossilct = poses[poses["method"] == "fossilct"]
+    counts = count_successes(fossilct, by="method").loc["fossilct"]
+    entry = summarise(fossilct)["fossilct"]
+    assert counts["n_success"] / counts["n_queries"] == pytest.approx(
+        fossilct["success"].mean())
+    assert counts["n_reliable"] / counts["n_queries"] == pytest.approx(entry["reliable_share"])
+    if counts["n_reliable"]:
+        assert counts["n_reliable_success"] / counts["n_reliable"] == pytest.approx(
+            entry["reliable_precision"])
+
+
+def test_count_successes_of_an_empty_table_is_empty():
+    empty = pd.DataFrame(columns=list(POSE_COLUMNS))
+    counts = count_successes(empty, by=["species", "kind"])
+    assert counts.empty
+    assert list(counts.columns) == ["n_queries", "n_success", "n_reliable",
+                                    "n_reliable_success"]
+
+
+def test_count_successes_refuses_a_foreign_table_or_no_key():
+    with pytest.raises(ValueError, match=r"lacks columns \['reliable', 'genus'\]"):
+        count_successes(pd.DataFrame({"success": [True]}), by="genus")
+    with pytest.raises(ValueError, match="`by` names no column"):
+        count_successes(pd.DataFrame({"success": [True], "reliable": [True]}), by=[])

@@ -15,6 +15,8 @@ Identification (:func:`evaluate_identification`)
     top-1 and top-3 rates; the time per query per volume is the search time divided by the
     number of volumes searched.
 
+:func:`count_successes` counts queries, successes and reliable flags per group (species, kind
+of query), for breakdowns where a rate alone would hide how few queries it rests on.
 :func:`summarise` turns both tables into the benchmark dict the notebook writes to
 ``matching/benchmark.json``: one object per method with ``success_axis``,
 ``success_oblique``, ``specimen_top1``, ``specimen_top3``, ``seconds_per_query_volume``,
@@ -49,6 +51,7 @@ __all__ = [
     "evaluate_poses",
     "evaluate_identification",
     "summarise",
+    "count_successes",
     "MethodEvaluation",
     "evaluate_method",
     "combine_evaluations",
@@ -310,6 +313,57 @@ def summarise(poses: pd.DataFrame, identification: pd.DataFrame | None = None, *
         out[str(method)] = {k: (None if isinstance(v, float) and np.isnan(v) else v)
                             for k, v in entry.items()}
     return out
+
+
+def count_successes(poses: pd.DataFrame, *, by: str | Sequence[str] = "species"
+                    ) -> pd.DataFrame:
+    """Queries, successes, matches flagged reliable and the successes among them, per group.
+
+    Counts rather than rates, so that a breakdown (per species, per kind of query) shows how
+    many queries each rate rests on.
+
+    Parameters
+    ----------
+    poses : pandas.DataFrame
+        A pose table (:func:`evaluate_poses`): at least ``success``, ``reliable`` and the `by`
+        columns.
+    by : str or sequence of str, keyword-only
+        The column or columns to group by (default ``"species"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by `by`, groups in order of first appearance; int64 columns ``n_queries``,
+        ``n_success``, ``n_reliable`` (matches flagged reliable) and ``n_reliable_success``
+        (successes among them). Empty when `poses` is.
+
+    Raises
+    ------
+    ValueError
+        If `by` names no column, or `poses` lacks ``success``, ``reliable`` or a `by` column.
+
+    Examples
+    --------
+    >>> poses = pd.DataFrame({"species": ["b", "a", "b"], "success": [True, True, False],
+    ...                       "reliable": [True, False, True]})
+    >>> counts = count_successes(poses)
+    >>> list(counts.index), counts.loc["b"].tolist(), counts.loc["a"].tolist()
+    (['b', 'a'], [2, 1, 2, 1], [1, 1, 0, 0])
+    """
+    keys = [by] if isinstance(by, str) else list(by)
+    if not keys:
+        raise ValueError("`by` names no column; give one such as 'species' or "
+                         "['species', 'kind'].")
+    missing = [c for c in ("success", "reliable", *keys) if c not in poses.columns]
+    if missing:
+        raise ValueError(f"`poses` lacks columns {missing}; pass the table of evaluate_poses "
+                         f"and group by its columns (e.g. 'species', 'kind').")
+    success = poses["success"].astype(bool)
+    reliable = poses["reliable"].astype(bool)
+    flags = pd.DataFrame({"n_queries": np.ones(len(poses), dtype=np.int64),
+                          "n_success": success, "n_reliable": reliable,
+                          "n_reliable_success": success & reliable}, index=poses.index)
+    return flags.groupby([poses[k] for k in keys], sort=False).sum().astype(np.int64)
 
 
 @dataclass(frozen=True, eq=False)
