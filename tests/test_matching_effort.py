@@ -7,7 +7,8 @@ from fossilct.matching.effort import SearchEffort, resolve_effort
 
 def test_defaults_are_the_documented_ones():
     effort = SearchEffort()
-    assert (effort.n_candidates, effort.n_screen, effort.n_refine) == (24, 24, 3)
+    assert (effort.n_candidates, effort.n_screen, effort.n_refine) == (24, 24, 5)
+    assert (effort.n_tilted, effort.n_refine_library) == (12, 3)
     assert (effort.n_screen_volumes, effort.n_refine_volumes) == (6, 3)
     assert resolve_effort(None) == effort
 
@@ -27,7 +28,9 @@ def test_effort_is_frozen():
 
 @pytest.mark.parametrize("fields,error,message", [
     ({"n_candidates": 0}, ValueError, "`n_candidates` must be at least 1"),
-    ({"n_screen": -1}, ValueError, "`n_screen` and `n_refine` must be >= 0"),
+    ({"n_screen": -1}, ValueError, "`n_screen`, `n_tilted` and `n_refine` must be >= 0"),
+    ({"n_tilted": -1}, ValueError, "`n_screen`, `n_tilted` and `n_refine` must be >= 0"),
+    ({"n_refine_library": 0}, ValueError, "`n_refine_library` must be at least 1"),
     ({"n_refine_volumes": 0}, ValueError, "`n_refine_volumes` must be at least 1"),
     ({"n_refine_volumes": 7}, ValueError, "at most `n_screen_volumes`"),
     ({"n_screen": 2.5}, TypeError, "`n_screen` of the search effort must be an integer"),

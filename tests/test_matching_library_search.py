@@ -43,6 +43,12 @@ def test_refined_volumes_follow_the_effort(shelf, query):
     assert all(hit.candidates[0].refined for hit in found.found)
 
 
+def test_each_refined_volume_gets_n_refine_library_refinements_whatever_n_refine(shelf, query):
+    effort = SearchEffort(n_refine=1, n_refine_library=2, n_screen_volumes=3, n_refine_volumes=3)
+    found = search_library(query, shelf, effort=effort)
+    assert [sum(c.refined for c in hit.candidates) for hit in found.found] == [2, 2, 2]
+
+
 def test_volumes_that_cannot_be_searched_are_skipped(shelf, query):
     bare = dataclasses.replace(shelf[0], index=None, file="bare.nii")
     found = search_library(query, [bare, shelf[1], "not a volume"])

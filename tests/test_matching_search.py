@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 from matching_fixtures import library_volume, true_pose
 
-from fossilct.matching import SearchEffort, prepare_query
+from fossilct.matching import SearchEffort, prepare_query, search
 from fossilct.matching.benchmark.queries import Nuisance, cut_query, tilted_normal
 from fossilct.matching.pose import pose_errors
-from fossilct.matching.search import (PARTIAL_SHARES, candidate_counts, coarse_candidates,
-                                      query_spectra, refine_candidates, screen_candidates,
-                                      search_index, section_guesses)
+from fossilct.matching.search import (PARTIAL_SHARES, Candidate, candidate_counts,
+                                      coarse_candidates, query_spectra, refine_candidates,
+                                      screen_candidates, search_index, section_guesses,
+                                      tilted_candidates)
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,50 @@ def test_screening_and_refinement_raise_the_fit(target):
     assert len(screened) == 8 and [c.refined for c in refined] == [True] * 2 + [False] * 6
     assert refined[0].score >= screened[0].score - 1e-9
     assert refined[0].score > 0.95
+
+
+def test_screening_keeps_a_coarse_pose_its_quick_refinement_would_worsen(target, monkeypatch):
+    query, truth = _query(target)
+    exact = Candidate(truth, 0.0)
+    monkeypatch.setattr(search, "SCREEN_LEVELS", ((6.0, 24, 5),))   # drifts on a blurred copy
+    drifted = search.refine_poses(query, target.refine_target, [truth], fixed_scale=True,
+                                  levels=search.SCREEN_LEVELS)[0][0]
+    assert search.pose_scores(query, target.refine_target, [drifted])[0] < \
+        search.pose_scores(query, target.refine_target, [truth])[0]
+    screened = screen_candidates(query, target.refine_target, [exact], n_screen=1,
+                                 keep_starts=True)
+    assert screened[0].pose is truth
+    assert screened[0].score == pytest.approx(
+        search.pose_scores(query, target.refine_target, [truth])[0])
+    assert screen_candidates(query, target.refine_target, [exact], n_screen=1)[0].pose \
+        is not truth
+
+
+def test_tilted_candidates_tilt_each_plane_four_ways_about_the_same_centre(target):
+    query, _ = _query(target)
+    coarse = coarse_candidates(query, target.index, n_candidates=3)
+    tilted = tilted_candidates(coarse, n_tilted=2)
+    assert len(tilted) == 8 and tilted_candidates(coarse, n_tilted=0) == []
+    for k, candidate in enumerate(tilted):
+        source = coarse[k // 4]
+        assert candidate.score == source.score and not candidate.refined
+        assert np.allclose(candidate.pose.centre, source.pose.centre)
+        assert candidate.pose.scale == pytest.approx(source.pose.scale)
+        assert candidate.pose.normal[0] >= 0
+        angle = np.degrees(np.arccos(np.clip(abs(candidate.pose.normal @ source.pose.normal),
+                                             0, 1)))
+        assert angle == pytest.approx(search.TILT_DEG)
+        assert abs(candidate.pose.normal @ candidate.pose.row_axis) < 1e-9
+    assert len({tuple(np.round(c.pose.normal, 6)) for c in tilted[:4]}) == 4
+
+
+def test_the_one_volume_search_screens_the_tilted_starts_too(target):
+    query, _ = _query(target)
+    plain = search_index(query, target.index, target.refine_target,
+                         effort=SearchEffort(n_candidates=2, n_screen=2, n_tilted=0, n_refine=1))
+    tilted = search_index(query, target.index, target.refine_target,
+                          effort=SearchEffort(n_candidates=2, n_screen=2, n_tilted=1, n_refine=1))
+    assert len(plain) == 2 and len(tilted) == 2 + 4
 
 
 def test_zero_refinement_returns_the_coarse_poses(target):

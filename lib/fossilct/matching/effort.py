@@ -1,10 +1,11 @@
 """How hard the fossilct method searches: one frozen record, the library's defaults in one place.
 
 A search in one volume keeps ``n_candidates`` coarse candidates (index search), screens
-``n_screen`` of them with a quick refinement and refines the best ``n_refine`` fully
-(:mod:`fossilct.matching.search`). In a library, the candidates of the ``n_screen_volumes``
-best-ranked volumes are screened and the ``n_refine_volumes`` best of those are refined fully
-(:mod:`fossilct.matching.library_search`).
+``n_screen`` of them with a quick refinement, and the best ``n_tilted`` tilted four ways, and
+refines the best ``n_refine`` fully (:mod:`fossilct.matching.search`). In a library, the
+candidates of the ``n_screen_volumes`` best-ranked volumes are screened (no tilted starts) and
+the ``n_refine_library`` best candidates of each of the ``n_refine_volumes`` best volumes are
+refined fully (:mod:`fossilct.matching.library_search`).
 
 Every public function that searches takes ``effort: SearchEffort | None``; None means
 ``SearchEffort()``, the defaults below. A notebook parameter or a profile gives a mapping of
@@ -32,9 +33,17 @@ class SearchEffort:
     n_screen : int
         Candidates screened by a quick refinement per volume (>= 0), per guessed whole section
         in a one-volume search like `n_candidates`; default 24.
+    n_tilted : int
+        Best coarse candidates also screened tilted in a one-volume search (>= 0; the tilted
+        starts of :mod:`fossilct.matching.search`); default 12 (on notebook 07's benchmark, 0
+        placed 88 % of the oblique queries in 0.20 s per query, 12 placed 92 % in 0.34 s).
     n_refine : int
-        Best screened candidates refined fully per volume (>= 0; 0 returns the coarse poses
-        of a one-volume search); default 3.
+        Best screened candidates refined fully in a one-volume search (>= 0; 0 returns the
+        coarse poses); default 5 (on notebook 07's benchmark 3 placed 91 % of
+        the oblique queries and 5 placed 92 %, for 6 % more time per query).
+    n_refine_library : int
+        Library search: best screened candidates refined fully in each refined volume (>= 1);
+        default 3 (5 found no more specimens and cost 6 % more per volume).
     n_screen_volumes : int
         Library search: volumes whose candidates are screened (>= 1); default 6.
     n_refine_volumes : int
@@ -55,7 +64,9 @@ class SearchEffort:
 
     n_candidates: int = 24
     n_screen: int = 24
-    n_refine: int = 3
+    n_tilted: int = 12
+    n_refine: int = 5
+    n_refine_library: int = 3
     n_screen_volumes: int = 6
     n_refine_volumes: int = 3
 
@@ -67,9 +78,12 @@ class SearchEffort:
                                 f"{value!r} ({type(value).__name__}).")
         if self.n_candidates < 1:
             raise ValueError(f"`n_candidates` must be at least 1; got {self.n_candidates}.")
-        if self.n_screen < 0 or self.n_refine < 0:
-            raise ValueError(f"`n_screen` and `n_refine` must be >= 0; got {self.n_screen} and "
-                             f"{self.n_refine}.")
+        if min(self.n_screen, self.n_tilted, self.n_refine) < 0:
+            raise ValueError(f"`n_screen`, `n_tilted` and `n_refine` must be >= 0; got "
+                             f"{self.n_screen}, {self.n_tilted} and {self.n_refine}.")
+        if self.n_refine_library < 1:
+            raise ValueError(f"`n_refine_library` must be at least 1; got "
+                             f"{self.n_refine_library}.")
         if not 1 <= self.n_refine_volumes <= self.n_screen_volumes:
             raise ValueError(f"`n_refine_volumes` must be at least 1 and at most "
                              f"`n_screen_volumes`; got {self.n_refine_volumes} and "

@@ -11,8 +11,8 @@ correlates well with many sections), so the volumes are ranked in steps of growi
 2. Screen: the candidates of the ``n_screen_volumes`` best volumes are screened by a quick
    refinement (:func:`fossilct.matching.search.screen_candidates`), and those volumes are
    re-ranked by their best screened fit.
-3. Refine: the ``n_refine_volumes`` best of those are refined fully
-   (:func:`fossilct.matching.search.refine_candidates`).
+3. Refine: the ``n_refine_library`` best candidates of each of the ``n_refine_volumes`` best
+   of those volumes are refined fully (:func:`fossilct.matching.search.refine_candidates`).
 4. Until no other volume can win: a screened volume is refined while its screened fit plus
    ``SCREEN_RISE`` reaches the best refined fit, and a volume not yet screened is screened while
    its prerank fit plus ``PRERANK_RISE`` does. ``SCREEN_RISE`` is a measured bound: on 30
@@ -160,13 +160,13 @@ def search_library(query: Query, volumes: Sequence[LibraryVolume], *,
 
     def screen(position, target, found):
         found = search.screen_candidates(query, target.refine_target, found,
-                                         n_screen=max(effort.n_screen, effort.n_refine))
+                                         n_screen=max(effort.n_screen, effort.n_refine_library))
         best[position] = VolumeCandidates(target, found)
         screened.append((found[0].score, position, target, found))
 
     def refine(position, target, found):
         refined = search.refine_candidates(query, target.refine_target, found,
-                                           n_refine=effort.n_refine)
+                                           n_refine=effort.n_refine_library)
         best[position] = VolumeCandidates(target, refined)
         return refined[0].score
 

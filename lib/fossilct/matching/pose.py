@@ -20,11 +20,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.ndimage as ndi
+from scipy.spatial.transform import Rotation
 
 from fossilct import planes
 
-__all__ = ["QueryPose", "pose_from_turn", "sample_at_pose", "PoseErrors", "pose_errors",
-           "frame_of"]
+__all__ = ["QueryPose", "pose_from_turn", "tilted_poses", "sample_at_pose", "PoseErrors",
+           "pose_errors", "frame_of"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,42 @@ def pose_from_turn(normal, section_centroid, *, u0: np.ndarray, v0: np.ndarray,
     col_axis = float(scale) * (turn[0, 1] * u0 + turn[1, 1] * v0)
     return QueryPose(np.asarray(normal, dtype=np.float64), np.asarray(section_centroid, np.float64),
                 row_axis, col_axis)
+
+
+def tilted_poses(pose: QueryPose, tilt_deg: float) -> list[QueryPose]:
+    """The pose with its plane tilted by `tilt_deg` about its row, then its column axis, each
+    way (four poses), about the query's centroid.
+
+    Parameters
+    ----------
+    pose : QueryPose
+    tilt_deg : float
+
+    Returns
+    -------
+    list of QueryPose
+        Tilted forwards and backwards about the row axis, then about the column axis; each
+        normal is turned to ``n_p >= 0`` like the indexed ones (the same pose).
+
+    Examples
+    --------
+    >>> u0, v0 = planes.plane_basis((1, 0, 0))
+    >>> pose = pose_from_turn((1, 0, 0), (5, 5, 5), u0=u0, v0=v0, turn_deg=0, mirror=False,
+    ...                       scale=2.0)
+    >>> [round(float(np.degrees(np.arccos(t.normal @ pose.normal))), 6)
+    ...  for t in tilted_poses(pose, 14.0)]
+    [14.0, 14.0, 14.0, 14.0]
+    """
+    poses = []
+    for axis in (pose.row_axis, pose.col_axis):
+        for sign in (1.0, -1.0):
+            turn = Rotation.from_rotvec(sign * np.deg2rad(float(tilt_deg)) * axis
+                                        / np.linalg.norm(axis))
+            normal = turn.apply(pose.normal)
+            # the same plane seen from the side of the indexed normals (n_p >= 0)
+            poses.append(QueryPose(normal if normal[0] >= 0 else -normal, pose.centre,
+                                   turn.apply(pose.row_axis), turn.apply(pose.col_axis)))
+    return poses
 
 
 def sample_at_pose(volume: np.ndarray, pose: QueryPose, points: np.ndarray,
