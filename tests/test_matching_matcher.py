@@ -12,7 +12,9 @@ from matching_fixtures import library_volume
 from fossilct.matching import (Library, LibraryVolume, MatchingError, SearchEffort,
                                make_library_volume, match_slice_to_library,
                                match_slice_to_volume, prepare_query)
-from fossilct.matching.pose import frame_of, pose_errors
+from fossilct import planes
+from fossilct.matching import matcher
+from fossilct.matching.pose import QueryPose, frame_of, pose_errors
 from fossilct.matching.benchmark.queries import cut_query, tilted_normal
 
 
@@ -85,6 +87,23 @@ def test_match_record_is_complete_and_consistent(target):
     assert all(-1.0 <= v <= 1.0 for v in best.scores.values())
     row = best.as_row()
     assert row["dice"] == best.scores["dice"] and "image" not in row
+
+
+def test_a_match_reports_its_normal_facing_up_whichever_side_the_pose_saw(target):
+    image, _, _ = cut_query(target.volume, target.mask, normal=tilted_normal(2, 10.0, 30.0),
+                            offset_vox=1.0)
+    pose = match_slice_to_volume(image, target)[0]
+    query = prepare_query(image, pixel_size_um=target.voxel_size_um)
+    seen = QueryPose(np.asarray(pose.normal), np.asarray(pose.centre_vox),
+                     *planes.plane_basis(pose.normal, angle_deg=pose.angle_deg,
+                                         mirror=pose.mirror))
+    behind = dataclasses.replace(seen, normal=-seen.normal)
+    made = [matcher._make_match(query, target, p, fit=0.9, refined=True, margin=0.0,
+                                method="fossilct", weights=None) for p in (seen, behind)]
+    assert made[0].normal[0] >= 0 and made[1].normal == made[0].normal
+    assert (made[1].offset_vox, made[1].angle_deg, made[1].mirror) == \
+        (made[0].offset_vox, made[0].angle_deg, made[0].mirror)
+    assert np.array_equal(made[1].image, made[0].image)
 
 
 def test_matched_silhouette_follows_the_query_rule_not_the_volume_mask(target):

@@ -20,6 +20,20 @@ def test_angle_and_mirror_round_trip_through_the_planes_convention(angle, mirror
     assert pose.scale == pytest.approx(2.0)
 
 
+def test_facing_up_flips_only_the_normal_and_describes_the_same_section():
+    normal = tilted_normal(1, 17.0, 40.0)
+    assert normal[0] < 0
+    u, v = planes.plane_basis(normal, angle_deg=30.0, mirror=False)
+    pose = QueryPose(normal, np.array([10.0, 12.0, 9.0]), 2.0 * u, 2.0 * v)
+    up = pose.facing_up()
+    assert up.normal[0] > 0 and np.allclose(up.normal, -pose.normal)
+    assert up.offset((20, 24, 18)) == pytest.approx(-pose.offset((20, 24, 18)))
+    angle, mirror = up.angle_mirror()
+    shown = planes.plane_basis(up.normal, angle_deg=angle, mirror=mirror)
+    assert np.allclose(shown, (u, v))                      # the pixels' directions are unchanged
+    assert up.facing_up() is up
+
+
 def test_offset_is_measured_from_the_volume_centre():
     pose = QueryPose(np.array([0.0, 1.0, 0.0]), np.array([3.0, 7.0, 1.0]), np.zeros(3), np.zeros(3))
     assert pose.offset((9, 10, 11)) == pytest.approx(7.0 - 4.5)

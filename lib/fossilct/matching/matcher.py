@@ -39,6 +39,7 @@ METHODS = ("fossilct", "reference")
 def _make_match(query: Query, target: LibraryVolume, pose: QueryPose, *, fit: float,
                 refined: bool, margin: float, method: str,
                 weights: Mapping[str, float] | None) -> Match:
+    pose = pose.facing_up()
     section = section_in_query_frame(query, target.volume, pose)
     scores = match_scores(query, section)
     angle, mirror = pose.angle_mirror()

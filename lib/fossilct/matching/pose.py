@@ -16,7 +16,7 @@ compares poses with that in mind.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.ndimage as ndi
@@ -56,6 +56,24 @@ class QueryPose:
         """Signed distance (voxels) of the plane from the centre of a volume of `shape`."""
         vol_centre = (np.asarray(shape[:3], dtype=np.float64) - 1.0) / 2.0
         return float((self.centre - vol_centre) @ self.normal)
+
+    def facing_up(self) -> QueryPose:
+        """The same pose with its normal in the hemisphere ``n_p >= 0`` of the indexed normals.
+
+        Only the normal flips: every query pixel stays where it is, so offset, in-plane angle
+        and mirror flag are those of the plane seen from its other side.
+
+        Examples
+        --------
+        >>> pose = QueryPose(np.array([-0.6, 0.8, 0.0]), np.zeros(3), np.array([0.8, 0.6, 0.0]),
+        ...                  np.array([0.0, 0.0, 1.0]))
+        >>> up = pose.facing_up()
+        >>> up.normal.tolist(), up.row_axis is pose.row_axis
+        ([0.6, -0.8, -0.0], True)
+        >>> pose.angle_mirror()[1], up.angle_mirror()[1]
+        (True, False)
+        """
+        return self if self.normal[0] >= 0 else replace(self, normal=-self.normal)
 
     def angle_mirror(self) -> tuple[float, bool]:
         """In-plane angle (degrees, [0, 360)) and mirror flag in the planes convention."""
@@ -136,8 +154,8 @@ def tilted_poses(pose: QueryPose, tilt_deg: float) -> list[QueryPose]:
     Returns
     -------
     list of QueryPose
-        Tilted forwards and backwards about the row axis, then about the column axis; each
-        normal is turned to ``n_p >= 0`` like the indexed ones (the same pose).
+        Tilted forwards and backwards about the row axis, then about the column axis, each
+        :meth:`QueryPose.facing_up`.
 
     Examples
     --------
@@ -153,10 +171,9 @@ def tilted_poses(pose: QueryPose, tilt_deg: float) -> list[QueryPose]:
         for sign in (1.0, -1.0):
             turn = Rotation.from_rotvec(sign * np.deg2rad(float(tilt_deg)) * axis
                                         / np.linalg.norm(axis))
-            normal = turn.apply(pose.normal)
-            # the same plane seen from the side of the indexed normals (n_p >= 0)
-            poses.append(QueryPose(normal if normal[0] >= 0 else -normal, pose.centre,
-                                   turn.apply(pose.row_axis), turn.apply(pose.col_axis)))
+            poses.append(QueryPose(turn.apply(pose.normal), pose.centre,
+                                   turn.apply(pose.row_axis),
+                                   turn.apply(pose.col_axis)).facing_up())
     return poses
 
 

@@ -74,7 +74,7 @@ class Match:
     method : str
         ``"fossilct"`` or ``"reference"``.
     normal : tuple of 3 floats
-        Unit plane normal, (plane, row, col) voxel axes.
+        Unit plane normal, (plane, row, col) voxel axes, with ``normal[0] >= 0``.
     offset_vox : float
         Signed distance of the plane from the volume centre along `normal`, voxels
         (:mod:`fossilct.planes` convention).
