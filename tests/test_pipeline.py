@@ -244,6 +244,34 @@ def test_only_selected_tasks_run_and_a_parameter_change_makes_a_task_stale(proje
     assert pipeline.decide(changed, run) == "run"
 
 
+def test_a_changed_package_makes_every_stamped_task_stale(project, monkeypatch):
+    tasks = _tasks(project)
+    run = project / "out"
+    _write_products(tasks)
+    for task in tasks:
+        pipeline.write_stamp(run, task)
+    assert [pipeline.decide(t, run) for t in tasks] == ["up to date"] * 5
+    monkeypatch.setattr(pipeline, "package_hash", lambda **_: "another version")
+    assert [pipeline.decide(t, run) for t in tasks] == ["run"] * 5
+
+
+def test_package_hash_follows_sources_only(tmp_path):
+    package = tmp_path / "pkg"
+    (package / "sub" / "__pycache__").mkdir(parents=True)
+    (package / "a.py").write_text("x = 1\n")
+    (package / "sub" / "b.py").write_text("y = 2\n")
+    before = pipeline.package_hash(package)
+    (package / "sub" / "__pycache__" / "b.cpython-311.pyc").write_bytes(b"compiled")
+    (package / "notes.txt").write_text("not code")
+    assert pipeline.package_hash(package) == before
+    (package / "sub" / "b.py").write_text("y = 3\n")
+    edited = pipeline.package_hash(package)
+    assert edited != before
+    (package / "sub" / "b.py").rename(package / "b.py")
+    assert pipeline.package_hash(package) != edited
+    assert pipeline.package_hash() == pipeline.package_hash()
+
+
 def test_a_moved_run_folder_stays_up_to_date(project, tmp_path):
     tasks = _tasks(project)
     _write_products(tasks)
@@ -274,7 +302,8 @@ def test_stamp_records_relative_paths_and_output_hashes(project):
     _write_products([task])
     path = pipeline.write_stamp(project / "out", task)
     stamp = json.loads(path.read_text())
-    assert set(stamp) == {"notebook", "parameters", "inputs", "outputs"}
+    assert set(stamp) == {"notebook", "parameters", "package", "inputs", "outputs"}
+    assert stamp["package"] == pipeline.package_hash()
     assert list(stamp["inputs"]) == ["{run_dir}/made"]
     assert stamp["outputs"]["{run_dir}/models/tiny"] == pipeline.hash_path(task.outputs[0])
 

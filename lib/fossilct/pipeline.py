@@ -26,8 +26,9 @@ parameter of a notebook is derived here from the declaration. Step entries:
     it also runs for the profile's ``leakage_architecture`` trained on a slice-level split
     (``split_mode`` parameter ``slice_level``; every such step gets ``split_mode``).
 
-A step is up to date when its notebook, its parameters and the content of what it reads and
-writes hash to what its stamp recorded after its last successful run. Stamps record paths
+A step is up to date when its notebook, its parameters, the fossilct package's source and the
+content of what it reads and writes hash to what its stamp recorded after its last successful
+run (a changed package re-runs every step: its results may differ). Stamps record paths
 relative to the run folder, so a moved run folder stays up to date. This module plans;
 :mod:`fossilct.runner` executes.
 """
@@ -58,6 +59,7 @@ __all__ = [
     "check_notebook_parameters",
     "select_tasks",
     "hash_path",
+    "package_hash",
     "task_fingerprint",
     "decide",
     "plan",
@@ -458,6 +460,21 @@ def hash_path(path: str | os.PathLike, *, cache: dict | None = None) -> str:
     return "missing"
 
 
+def package_hash(root: str | os.PathLike = Path(__file__).parent, *,
+                 cache: dict | None = None) -> str:
+    """SHA-256 of the relative names and contents of the ``.py`` files under a package folder.
+
+    Only sources count: compiled caches appear and change without any change of behaviour.
+    `root` defaults to the fossilct package; `cache` as :func:`hash_path`.
+    """
+    root = Path(root)
+    digest = hashlib.sha256()
+    for source in sorted(root.rglob("*.py")):
+        digest.update(f"{source.relative_to(root).as_posix()}\0{hash_path(source, cache=cache)}\n"
+                      .encode())
+    return digest.hexdigest()
+
+
 def _relative(value: Any, run_dir: Path) -> Any:
     """Parameters with paths inside the run folder written relative to it (moves keep stamps)."""
     if isinstance(value, dict):
@@ -474,13 +491,15 @@ def _label(path: Path, run_dir: Path) -> str:
 
 
 def task_fingerprint(task: Task, run_dir: str | os.PathLike, *, cache: dict | None = None) -> dict:
-    """What a stamp records: hashes of the notebook, the parameters, and the content of what the
-    task reads and writes; paths inside the run folder are written relative to it."""
+    """What a stamp records: hashes of the notebook, the parameters, the fossilct package's
+    source, and the content of what the task reads and writes; paths inside the run folder are
+    written relative to it."""
     run_dir = Path(run_dir).resolve()
     params = json.dumps(_relative(task.parameters, run_dir), sort_keys=True, default=str)
     return {
         "notebook": hash_path(task.notebook, cache=cache),
         "parameters": hashlib.sha256(params.encode()).hexdigest(),
+        "package": package_hash(cache=cache),
         "inputs": {_label(p, run_dir): hash_path(p, cache=cache) for p in task.inputs},
         "outputs": {_label(p, run_dir): hash_path(p, cache=cache) for p in task.outputs},
     }
@@ -510,8 +529,8 @@ def decide(task: Task, run_dir: str | os.PathLike, *, ran: Iterable[Task] = (),
     """``run`` or ``up to date`` for one task, judged now (call it again after each step runs).
 
     A task runs when forced, never stamped, when any recorded hash differs from what is on disk
-    now (notebook, parameters, what it reads, what it wrote), or when it reads what a task in
-    `ran` (run earlier in this invocation, or about to) writes.
+    now (notebook, parameters, package source, what it reads, what it wrote), or when it reads
+    what a task in `ran` (run earlier in this invocation, or about to) writes.
     """
     stamp = _stamp_path(Path(run_dir), task)
     stale = (force or not stamp.is_file()
