@@ -431,11 +431,12 @@ def _cache_key(path: Path, stat: os.stat_result) -> str:
     return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
-def hash_path(path: str | os.PathLike, *, cache: dict | None = None) -> str:
+def hash_path(path: str | os.PathLike, *, cache: dict | None = None, pattern: str = "*") -> str:
     """SHA-256 of a file's bytes, or of a folder's relative names and file hashes; ``missing``.
 
     `cache` maps ``"path|size|mtime_ns"`` to a file hash so unchanged large files are not re-read
-    (a changed file changes its size or modification time).
+    (a changed file changes its size or modification time). In a folder, only the files whose
+    names match the glob `pattern` count (default all).
     """
     path = Path(path)
     if path.is_file():
@@ -453,7 +454,7 @@ def hash_path(path: str | os.PathLike, *, cache: dict | None = None) -> str:
         return value
     if path.is_dir():
         digest = hashlib.sha256()
-        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+        for child in sorted(p for p in path.rglob(pattern) if p.is_file()):
             digest.update(f"{child.relative_to(path).as_posix()}\0{hash_path(child, cache=cache)}\n"
                           .encode())
         return digest.hexdigest()
@@ -462,17 +463,11 @@ def hash_path(path: str | os.PathLike, *, cache: dict | None = None) -> str:
 
 def package_hash(root: str | os.PathLike = Path(__file__).parent, *,
                  cache: dict | None = None) -> str:
-    """SHA-256 of the relative names and contents of the ``.py`` files under a package folder.
+    """:func:`hash_path` of the ``.py`` files under a package folder (default fossilct's own).
 
     Only sources count: compiled caches appear and change without any change of behaviour.
-    `root` defaults to the fossilct package; `cache` as :func:`hash_path`.
     """
-    root = Path(root)
-    digest = hashlib.sha256()
-    for source in sorted(root.rglob("*.py")):
-        digest.update(f"{source.relative_to(root).as_posix()}\0{hash_path(source, cache=cache)}\n"
-                      .encode())
-    return digest.hexdigest()
+    return hash_path(root, cache=cache, pattern="*.py")
 
 
 def _relative(value: Any, run_dir: Path) -> Any:
