@@ -84,6 +84,8 @@ def _upload(page, label: str, path: Path) -> None:
 
 
 def test_upload_an_image_see_a_prediction_download_the_csv(page, smoke_run, tmp_path):
+    from playwright.sync_api import expect
+
     from fossilct.results import load_run
 
     run = load_run(smoke_run)
@@ -99,7 +101,9 @@ def test_upload_an_image_see_a_prediction_download_the_csv(page, smoke_run, tmp_
     assert "slice.png" in table and any(species in table for species in run.class_names)
     _upload(page, "Upload images", bad)
     page.get_by_text("2 image(s) classified, 1 refused").wait_for(timeout=60_000)
-    assert "not an image that can be read" in page.locator(".fossilct-table").first.inner_text()
+    # the table is one widget, the message another: wait for the table's own update
+    expect(page.locator(".fossilct-table").first).to_contain_text(
+        "not an image that can be read", timeout=10_000)
     page.screenshot(path=str(tmp_path / "classification.png"), full_page=True)
     with page.expect_download() as download:
         page.locator("a.fossilct-download").click()

@@ -55,6 +55,17 @@ def test_uploads_are_classified_with_the_images_shown(panel):
     assert panel.upload.value == ()
 
 
+def test_the_message_announces_results_already_on_the_page(panel):
+    """The browser renders widget updates in the order they are sent: table first, then news."""
+    seen = []
+    panel.message.observe(lambda change: seen.append(
+        (panel.table.value, panel.original.value)) if "classified" in change.new else None,
+        names="value")
+    panel.upload.value = _files(("disc.png", cv2.imencode(".png", _disc())[1].tobytes()))
+    [(table, original)] = seen
+    assert "disc.png" in table and len(original) > 100
+
+
 def test_bad_inputs_give_messages_not_errors(panel):
     constant = cv2.imencode(".png", np.full((40, 40), 5, np.uint8))[1].tobytes()
     panel.upload.value = _files(("notes.txt", b"hello"), ("flat.png", constant),

@@ -48,9 +48,13 @@ def _wait(panel):
 def test_a_known_query_is_ranked_posed_and_drawn_in_3d(panel):
     assert len(panel.known) == match_panel.N_KNOWN_QUERIES and "2 volumes" in \
         panel.library_choice.options[0][0]
+    shown_when_announced = []
+    panel.message.observe(lambda change: shown_when_announced.append(len(panel.figure.data))
+                          if "Best match" in change.new else None, names="value")
     panel.known_pick.value = 1
     _wait(panel)
     best = panel.search.result.best
+    assert shown_when_announced == [3]  # the 3-D view, drawn last, is there when announced
     assert "Best match" in panel.message.value and best.species in panel.rankings.value
     assert "plane normal" in panel.pose.value and "Pose error" in panel.errors.value
     assert [t.type for t in panel.figure.data] == ["mesh3d", "surface", "scatter3d"]

@@ -249,9 +249,6 @@ class ClassificationPanel(widgets.VBox):
     def _on_predictions(self, change) -> None:
         table = views.batch_table(change.new)
         refused = int((~table["segmentable"].astype(bool)).sum()) if len(table) else 0
-        self.message.value = views.message_html(
-            f"{len(table)} image(s) classified, {refused} refused (see the message column)."
-            if len(table) else "Upload images or pick test slices to classify them.")
         self.table.value = views.table_html(table) if len(table) else ""
         self.download.value = "" if not change.new else views.csv_download_html(
             pd.concat([p.table() for p in change.new], ignore_index=True),
@@ -261,6 +258,10 @@ class ClassificationPanel(widgets.VBox):
         self.shown.options = names
         self.shown.value = keep
         self._on_shown()
+        # announced last, so that the table is on the page once the message says so
+        self.message.value = views.message_html(
+            f"{len(table)} image(s) classified, {refused} refused (see the message column)."
+            if len(table) else "Upload images or pick test slices to classify them.")
 
     # --- the shown image ------------------------------------------------------------------
     def _prediction(self, name) -> inference.Prediction | None:

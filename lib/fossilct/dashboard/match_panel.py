@@ -282,9 +282,6 @@ class MatchingPanel(widgets.VBox):
         target = next(v for v in self._members().volumes if v.file == best.file)
         partial = " The query touches the image border: matched as a partial view." \
             if getattr(search.query, "partial", False) else ""
-        self.message.value = views.message_html(
-            f"Best match: {best.species} ({best.specimen}, {best.file}), score "
-            f"{best.score:.3f}; searched in {search.result.seconds:.1f} s.{partial}")
         self.rankings.value = ranking_tables_html(search.result)
         self.query_image.value = views.to_png(views.display_image(search.query.image))
         self.match_image.value = views.to_png(views.display_image(best.image))
@@ -299,6 +296,10 @@ class MatchingPanel(widgets.VBox):
                 voxel_size_um=target.voxel_size_um))
         self._show_file_section(best, search.query)
         self._show_scene(target, best, search.query)
+        # announced last, so that the results are on the page once the message says so
+        self.message.value = views.message_html(
+            f"Best match: {best.species} ({best.specimen}, {best.file}), score "
+            f"{best.score:.3f}; searched in {search.result.seconds:.1f} s.{partial}")
 
     def _show_file_section(self, best, query) -> None:
         source = self._upload_volume if self.library_choice.value == _UPLOAD \
