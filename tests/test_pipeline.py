@@ -3,6 +3,8 @@ freshness (stamps of inputs and outputs) and selection."""
 
 import json
 import shutil
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -253,6 +255,45 @@ def test_a_changed_package_makes_every_stamped_task_stale(project, monkeypatch):
     assert [pipeline.decide(t, run) for t in tasks] == ["up to date"] * 5
     monkeypatch.setattr(pipeline, "package_hash", lambda **_: "another version")
     assert [pipeline.decide(t, run) for t in tasks] == ["run"] * 5
+
+
+def test_code_saved_while_a_task_runs_leaves_it_stale(project, monkeypatch):
+    make = _tasks(project)[0]
+    run = project / "out"
+    code = pipeline.code_fingerprint(make, run)  # as the runner takes it, before the notebook runs
+    make.notebook.write_text(make.notebook.read_text().replace("print(seed)", "print(size)"))
+    _write_products([make])
+    pipeline.write_stamp(run, make, code=code)
+    assert pipeline.decide(make, run) == "run"
+    pipeline.write_stamp(run, make)  # hashed after the run: the edit is taken for what ran
+    assert pipeline.decide(make, run) == "up to date"
+    code = pipeline.code_fingerprint(make, run)
+    monkeypatch.setattr(pipeline, "package_hash", lambda **_: "edited during the run")
+    pipeline.write_stamp(run, make, code=code)
+    assert pipeline.decide(make, run) == "run"
+
+
+def test_the_runner_hashes_the_code_before_running_the_notebook(project):
+    """A notebook that edits itself as it runs (as a user saving it mid-run would) is not stamped
+    as up to date."""
+    notebook = project / "notebooks" / "01_make.ipynb"
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "from pathlib import Path\n"
+        "Path(out_dir).mkdir(parents=True, exist_ok=True)\n"
+        "(Path(out_dir) / 'result.txt').write_text('made')\n"
+        f"source = Path({str(notebook)!r})\n"
+        "source.write_text(source.read_text().replace('print(seed)', 'print(seed + 1)'))"))
+    nbformat.write(nb, notebook)
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from fossilct import runner; "
+         "sys.exit(runner.main(sys.argv[2:], root=sys.argv[1]))", str(project), "--profile", "t",
+         "--only", "01"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (project / "outputs" / "t" / ".stamps" / "01_make.json").is_file()
+    assert "print(seed + 1)" in notebook.read_text()
+    [make] = _tasks(project, run_dir=project / "outputs" / "t")[:1]
+    assert pipeline.decide(make, project / "outputs" / "t") == "run"
 
 
 def test_package_hash_follows_sources_only(tmp_path):

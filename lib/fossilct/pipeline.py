@@ -28,7 +28,9 @@ parameter of a notebook is derived here from the declaration. Step entries:
 
 A step is up to date when its notebook, its parameters, the fossilct package's source and the
 content of what it reads and writes hash to what its stamp recorded after its last successful
-run (a changed package re-runs every step: its results may differ). Stamps record paths
+run (a changed package re-runs every step: its results may differ). The notebook, parameters
+and package are hashed when the step starts, so an edit saved while it runs makes it stale
+rather than being recorded as what ran. Stamps record paths
 relative to the run folder, so a moved run folder stays up to date. This module plans;
 :mod:`fossilct.runner` executes.
 """
@@ -60,6 +62,7 @@ __all__ = [
     "select_tasks",
     "hash_path",
     "package_hash",
+    "code_fingerprint",
     "task_fingerprint",
     "decide",
     "plan",
@@ -485,16 +488,27 @@ def _label(path: Path, run_dir: Path) -> str:
     return _relative(str(path), run_dir) if path.is_absolute() else str(path)
 
 
-def task_fingerprint(task: Task, run_dir: str | os.PathLike, *, cache: dict | None = None) -> dict:
-    """What a stamp records: hashes of the notebook, the parameters, the fossilct package's
-    source, and the content of what the task reads and writes; paths inside the run folder are
-    written relative to it."""
-    run_dir = Path(run_dir).resolve()
-    params = json.dumps(_relative(task.parameters, run_dir), sort_keys=True, default=str)
+def code_fingerprint(task: Task, run_dir: str | os.PathLike, *,
+                     cache: dict | None = None) -> dict:
+    """Hashes of what a task computes with: its notebook, its parameters (paths inside the run
+    folder relative to it) and the fossilct package's source. Taken before the task runs, so
+    that an edit saved while it runs is not recorded as what ran."""
+    params = json.dumps(_relative(task.parameters, Path(run_dir).resolve()), sort_keys=True,
+                        default=str)
     return {
         "notebook": hash_path(task.notebook, cache=cache),
         "parameters": hashlib.sha256(params.encode()).hexdigest(),
         "package": package_hash(cache=cache),
+    }
+
+
+def task_fingerprint(task: Task, run_dir: str | os.PathLike, *, cache: dict | None = None,
+                     code: dict | None = None) -> dict:
+    """What a stamp records: the task's :func:`code_fingerprint` (`code`, default taken now)
+    and the content of what it reads and writes, paths inside the run folder relative to it."""
+    run_dir = Path(run_dir).resolve()
+    return {
+        **(code if code is not None else code_fingerprint(task, run_dir, cache=cache)),
         "inputs": {_label(p, run_dir): hash_path(p, cache=cache) for p in task.inputs},
         "outputs": {_label(p, run_dir): hash_path(p, cache=cache) for p in task.outputs},
     }
@@ -504,10 +518,15 @@ def _stamp_path(run_dir: Path, task: Task) -> Path:
     return Path(run_dir) / ".stamps" / f"{task.key}.json"
 
 
-def write_stamp(run_dir: str | os.PathLike, task: Task, *, cache: dict | None = None) -> Path:
-    """Record a successful run of `task` (call only after the notebook finished without error)."""
+def write_stamp(run_dir: str | os.PathLike, task: Task, *, cache: dict | None = None,
+                code: dict | None = None) -> Path:
+    """Record a successful run of `task` (call only after the notebook finished without error).
+
+    `code` is the task's :func:`code_fingerprint` taken when it started (default: now); with it,
+    a notebook, parameter or package source edited while the task ran leaves the task stale.
+    """
     return atomic.write_json(_stamp_path(Path(run_dir), task),
-                             task_fingerprint(task, run_dir, cache=cache))
+                             task_fingerprint(task, run_dir, cache=cache, code=code))
 
 
 def _reads_from(task: Task, upstream: Task) -> bool:

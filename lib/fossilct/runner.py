@@ -231,6 +231,7 @@ def main(argv: list[str] | None = None, *, root: str | os.PathLike,
         bar.set_postfix_str(task.key)
         log.info("%s: running %s", task.key, task.notebook)
         started = dt.datetime.now()
+        code = pipeline.code_fingerprint(task, plan.run_dir, cache=plan.cache)
         try:
             executed = _execute(task, plan.run_dir, root)
         except PapermillExecutionError as exc:
@@ -246,7 +247,7 @@ def main(argv: list[str] | None = None, *, root: str | os.PathLike,
             bar.close()
             return _fail(f"interrupted during {task.key}; no stamp written for it. Run the same "
                          "command again to resume.", 130)
-        pipeline.write_stamp(plan.run_dir, task, cache=plan.cache)
+        pipeline.write_stamp(plan.run_dir, task, cache=plan.cache, code=code)
         plan.save_cache()
         ran.append(task)
         bar.update(1)
