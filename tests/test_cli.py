@@ -153,6 +153,7 @@ def test_match_finds_the_specimen_and_the_pose_of_an_axis_section(smoke_run, tmp
     normal = json.loads(printed.split("normal")[1].splitlines()[0].strip())
     assert abs(normal[0]) > 0.99  # cut normal to the plane axis, and found so
     assert "in-plane angle" in printed and "offset" in printed
+    assert "pose reliable: " in printed or "pose not reliable: " in printed
     in_file = printed.split(f"the plane in {first['file']}")[1]
     assert abs(json.loads(in_file.split("normal")[1].split("(")[0].strip())[0]) > 0.99
     # the matching step's folder was only read: the step stays up to date

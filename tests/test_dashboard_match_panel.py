@@ -56,6 +56,7 @@ def test_a_known_query_is_ranked_posed_and_drawn_in_3d(panel):
     best = panel.search.result.best
     assert shown_when_announced == [3]  # the 3-D view, drawn last, is there when announced
     assert "Best match" in panel.message.value and best.species in panel.rankings.value
+    assert "reliable" in panel.message.value  # whether to trust the pose, and why not
     assert "plane normal" in panel.pose.value and "Pose error" in panel.errors.value
     assert [t.type for t in panel.figure.data] == ["mesh3d", "surface", "scatter3d"]
     assert panel.scene_box.layout.display is None and len(panel.overlay.value) > 100

@@ -155,6 +155,7 @@ def _classify(args: argparse.Namespace) -> int:
 
 def _match(args: argparse.Namespace) -> int:
     from fossilct.images import read_image
+    from fossilct.matching import reliability_note
     from fossilct.results import load_run
 
     image = read_image(args.image)
@@ -169,7 +170,8 @@ def _match(args: argparse.Namespace) -> int:
         raise CommandError(f"no volume of the library could be searched: "
                            f"{result.skipped.to_dict('records')}")
     print(f"\nbest match: {best.file} (specimen {best.specimen}, species {best.species}), "
-          f"score {best.score:.3f}\npose in the prepared volume (isotropic "
+          f"score {best.score:.3f}\n{reliability_note(best)}\n"
+          "pose in the prepared volume (isotropic "
           "voxels, (plane, row, col) axes):\n"
           f"  normal          {np.round(best.normal, 4).tolist()}\n"
           f"  offset          {best.offset_vox:.2f} voxels from the centre ({best.offset_um:.1f} "

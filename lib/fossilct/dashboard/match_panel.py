@@ -299,7 +299,8 @@ class MatchingPanel(widgets.VBox):
         # announced last, so that the results are on the page once the message says so
         self.message.value = views.message_html(
             f"Best match: {best.species} ({best.specimen}, {best.file}), score "
-            f"{best.score:.3f}; searched in {search.result.seconds:.1f} s.{partial}")
+            f"{best.score:.3f}; searched in {search.result.seconds:.1f} s.{partial} "
+            f"{matching.reliability_note(best).capitalize()}.")
 
     def _show_file_section(self, best, query) -> None:
         source = self._upload_volume if self.library_choice.value == _UPLOAD \

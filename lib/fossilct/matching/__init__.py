@@ -27,6 +27,7 @@ from fossilct.matching.library import (library_volume_from_prepared, load_librar
 from fossilct.matching.matcher import METHODS, match_slice_to_library, match_slice_to_volume
 from fossilct.matching.preprocess import Query, prepare_query, read_query_image
 from fossilct.matching.records import Library, LibraryResult, LibraryVolume, Match
+from fossilct.matching.reliability import reliability_note
 from fossilct.matching.scoring import DEFAULT_WEIGHTS
 from fossilct.matching.source_grid import FilePlane, SourceGrid, section_from_file
 
@@ -50,6 +51,7 @@ __all__ = [
     "load_library",
     "match_slice_to_volume",
     "match_slice_to_library",
+    "reliability_note",
     "SourceGrid",
     "FilePlane",
     "section_from_file",

@@ -26,7 +26,7 @@ from fossilct.matching.pose import QueryPose
 from fossilct.matching.preprocess import Query, prepare_query
 from fossilct.matching.records import MATCH_COLUMNS, Library, LibraryResult, LibraryVolume, Match
 from fossilct.matching.reference import reference_search
-from fossilct.matching.reliability import basin_margins, is_reliable
+from fossilct.matching.reliability import basin_margins, is_reliable, tilt_drop
 from fossilct.matching.scoring import (check_weights, combined_score, match_scores,
                                        section_in_query_frame)
 
@@ -44,14 +44,16 @@ def _make_match(query: Query, target: LibraryVolume, pose: QueryPose, *, fit: fl
     scores = match_scores(query, section)
     angle, mirror = pose.angle_mirror()
     offset = pose.offset(target.volume.shape)
+    ours = refined and method == "fossilct"
+    drop = tilt_drop(query, target.refine_target, pose, fit) if ours else float("nan")
     return Match(file=target.file, specimen=target.specimen, species=target.species,
                  method=method, normal=tuple(float(x) for x in pose.normal),
                  offset_vox=offset, offset_um=offset * target.voxel_size_um, angle_deg=angle,
                  mirror=mirror, scale=pose.scale,
                  centre_vox=tuple(float(x) for x in pose.centre), scores=scores,
                  score=combined_score(scores, weights), fit=float(fit), refined=bool(refined),
-                 reliability=float(margin),
-                 reliable=bool(refined and method == "fossilct" and is_reliable(margin, fit)),
+                 reliability=float(margin), tilt_drop=drop,
+                 reliable=bool(ours and is_reliable(margin, fit, drop)),
                  partial=query.partial, image=section.image, mask=section.mask,
                  plane_in_file=(None if target.source_grid is None
                                 else target.source_grid.plane_in_file(pose)))

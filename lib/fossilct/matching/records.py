@@ -56,8 +56,8 @@ class LibraryVolume:
 
 MATCH_COLUMNS = ("rank", "file", "specimen", "species", "method", "score", "fit", "dice", "ncc",
                  "ssim", "orb", "normal_p", "normal_r", "normal_c", "offset_vox", "offset_um",
-                 "angle_deg", "mirror", "scale", "refined", "reliability", "reliable", "partial",
-                 *FILE_PLANE_COLUMNS)
+                 "angle_deg", "mirror", "scale", "refined", "reliability", "tilt_drop", "reliable",
+                 "partial", *FILE_PLANE_COLUMNS)
 """Columns of :meth:`Match.as_row` (plus ``rank`` from the ranking): the pose in the prepared
 volume, then the plane in the original file (centre in the file's voxels, physical unit normal;
 NaN when the volume has no source grid)."""
@@ -104,9 +104,13 @@ class Match:
         Margin of `fit` over the best fit found for a pose in another basin
         (:mod:`fossilct.matching.reliability`); NaN for the reference method, which scores no
         alternative on the same objective.
+    tilt_drop : float
+        How much `fit` falls when the plane tilts by a few degrees
+        (:func:`fossilct.matching.reliability.tilt_drop`): near 0 when the section barely
+        changes with tilt, so that its normal is uncertain; NaN unless refined by fossilct.
     reliable : bool
-        Whether the margin and the fit pass the calibrated thresholds (and the pose was
-        refined); False for the reference method.
+        Whether the margin, the fit and the tilt drop pass the calibrated thresholds (and the
+        pose was refined); False for the reference method.
     partial : bool
         The query is a partial view (its fossil touches the image border): only its visible
         part was matched.
@@ -136,6 +140,7 @@ class Match:
     fit: float
     refined: bool
     reliability: float
+    tilt_drop: float
     reliable: bool
     partial: bool
     image: np.ndarray = field(repr=False)
@@ -153,7 +158,8 @@ class Match:
                 "normal_c": self.normal[2], "offset_vox": self.offset_vox,
                 "offset_um": self.offset_um, "angle_deg": self.angle_deg, "mirror": self.mirror,
                 "scale": self.scale, "refined": self.refined,
-                "reliability": self.reliability, "reliable": self.reliable,
+                "reliability": self.reliability, "tilt_drop": self.tilt_drop,
+                "reliable": self.reliable,
                 "partial": self.partial, **in_file}
 
 

@@ -66,8 +66,8 @@ MAX_ANGLE_DEG = 10.0
 
 POSE_COLUMNS = ("query_id", "method", "kind", "tilt_deg", "file", "specimen", "species",
                 "normal_err_deg", "offset_err_vox", "offset_err_um", "angle_err_deg",
-                "mirror_ok", "success", "score", "fit", "reliability", "reliable", "partial",
-                "seconds", "zoom", "crop_fraction", "visible_fraction", "blur_sigma",
+                "mirror_ok", "success", "score", "fit", "reliability", "tilt_drop", "reliable",
+                "partial", "seconds", "zoom", "crop_fraction", "visible_fraction", "blur_sigma",
                 "noise_sigma", "white_background", "error")
 """Columns of the pose table, one row per query and method."""
 IDENTIFICATION_COLUMNS = ("query_id", "method", "kind", "file", "specimen", "species",
@@ -145,7 +145,8 @@ def evaluate_poses(queries: Sequence[EvalQuery], volumes: Sequence[LibraryVolume
             rows.append({**row, "normal_err_deg": np.nan, "offset_err_vox": np.nan,
                          "offset_err_um": np.nan, "angle_err_deg": np.nan, "mirror_ok": False,
                          "success": False, "score": np.nan, "fit": np.nan,
-                         "reliability": np.nan, "reliable": False, "partial": False,
+                         "reliability": np.nan, "tilt_drop": np.nan, "reliable": False,
+                         "partial": False,
                          "seconds": time.perf_counter() - start, "error": str(error)})
             continue
         seconds = time.perf_counter() - start
@@ -160,7 +161,8 @@ def evaluate_poses(queries: Sequence[EvalQuery], volumes: Sequence[LibraryVolume
                                                max_normal_deg=MAX_NORMAL_DEG,
                                                max_angle_deg=MAX_ANGLE_DEG),
                      "score": match.score, "fit": match.fit,
-                     "reliability": match.reliability, "reliable": match.reliable,
+                     "reliability": match.reliability, "tilt_drop": match.tilt_drop,
+                     "reliable": match.reliable,
                      "partial": match.partial, "seconds": seconds})
     return pd.DataFrame(rows, columns=list(POSE_COLUMNS))
 
