@@ -61,6 +61,15 @@ def _image_box(title: str, width: str = "180px") -> tuple[widgets.VBox, widgets.
     return widgets.VBox([widgets.HTML(f"<b>{html.escape(title)}</b>"), image]), image
 
 
+def _sentence(text: str) -> str:
+    """`text` with its first letter capitalised (the rest kept) and a full stop.
+
+    >>> _sentence("pose reliable: margin 0.04 (NCC)")
+    'Pose reliable: margin 0.04 (NCC).'
+    """
+    return text[:1].upper() + text[1:] + "."
+
+
 def _display_gray(image: np.ndarray) -> np.ndarray:
     """A displayable gray version of any query image (blank when it cannot be made)."""
     try:
@@ -300,7 +309,7 @@ class MatchingPanel(widgets.VBox):
         self.message.value = views.message_html(
             f"Best match: {best.species} ({best.specimen}, {best.file}), score "
             f"{best.score:.3f}; searched in {search.result.seconds:.1f} s.{partial} "
-            f"{matching.reliability_note(best).capitalize()}.")
+            f"{_sentence(matching.reliability_note(best))}")
 
     def _show_file_section(self, best, query) -> None:
         source = self._upload_volume if self.library_choice.value == _UPLOAD \

@@ -23,12 +23,13 @@ sections with scale, blur, noise, crop and background nuisances, 24 volumes, see
 - ``RELIABLE_MARGIN`` is the smallest margin above which no match had a wrong pose there (139 of
   the 200 flagged; a margin of 0.01 flagged 169 with 99.4 % right);
 - ``RELIABLE_TILT_DROP`` keeps 96 % (136 of 141) of the matches that margin and fit flag there,
-  all of them right: the 5th percentile of their tilt drops (0.0115), rounded down.
+  all of them right: the 5th percentile of their tilt drops (0.0115, from the ``tilt_drop``
+  column of that run's ``matching/poses.csv``), rounded down.
 
 ``benchmarks/bench_matching.py`` and ``benchmarks/bench_unseen_scans.py`` measure the flag on
-another source of scans: on the latter's second source (192 axis-aligned and oblique queries,
-seed 0) the tilt drop lowered the share flagged from 62.5 % to 54.7 % and raised the share right
-among them from 95.0 % to 97.1 %; the wrong poses it removed were normals 5-10 degrees off.
+another source of scans: on the latter's second source (``--specimens 5``: 192 axis-aligned and
+oblique queries, seed 0) the tilt test lowered the share flagged from 62 % (120) to 55 % (105)
+and raised the share right among them from 95 % to 97 %.
 """
 
 from __future__ import annotations
@@ -171,6 +172,21 @@ def tilt_drop(query: Query, target: RefineTarget, pose: QueryPose, fit: float) -
     return float(fit - tilted.max())
 
 
+def _doubts(margin: float, fit: float, drop: float) -> list[str]:
+    """Why a refined match is not reliable, one phrase per threshold it misses (NaN misses)."""
+    doubts = []
+    if not fit >= RELIABLE_FIT:
+        doubts.append(f"the fit is low ({fit:.3f} < {RELIABLE_FIT:g})")
+    if not margin >= RELIABLE_MARGIN:
+        doubts.append(f"another pose fits almost as well (margin {margin:.3f} < "
+                      f"{RELIABLE_MARGIN:g})")
+    if not drop >= RELIABLE_TILT_DROP:
+        doubts.append(f"the section barely changes when its plane tilts by "
+                      f"{RELIABLE_TILT_DEG:g} degrees (fit drop {drop:.3f} < "
+                      f"{RELIABLE_TILT_DROP:g}), so its orientation is uncertain")
+    return doubts
+
+
 def is_reliable(margin: float, fit: float, drop: float) -> bool:
     """Whether a match with this margin, fit and tilt drop is flagged reliable (module
     docstring).
@@ -182,8 +198,7 @@ def is_reliable(margin: float, fit: float, drop: float) -> bool:
     >>> is_reliable(0.05, 0.5, 0.02), is_reliable(0.05, 0.95, 0.002)
     (False, False)
     """
-    return bool(margin >= RELIABLE_MARGIN and fit >= RELIABLE_FIT
-                and drop >= RELIABLE_TILT_DROP)
+    return not _doubts(margin, fit, drop)
 
 
 def reliability_note(match) -> str:
@@ -216,14 +231,5 @@ def reliability_note(match) -> str:
         return (f"pose reliable: no pose elsewhere fits within {match.reliability:.3f} of it, "
                 f"and tilting its plane by {RELIABLE_TILT_DEG:g} degrees lowers the fit by "
                 f"{match.tilt_drop:.3f}")
-    reasons = []
-    if match.fit < RELIABLE_FIT:
-        reasons.append(f"the fit is low ({match.fit:.3f} < {RELIABLE_FIT:g})")
-    if match.reliability < RELIABLE_MARGIN:
-        reasons.append(f"another pose fits almost as well (margin {match.reliability:.3f} < "
-                       f"{RELIABLE_MARGIN:g})")
-    if match.tilt_drop < RELIABLE_TILT_DROP:
-        reasons.append(f"the section barely changes when its plane tilts by "
-                       f"{RELIABLE_TILT_DEG:g} degrees (fit drop {match.tilt_drop:.3f} < "
-                       f"{RELIABLE_TILT_DROP:g}), so its orientation is uncertain")
-    return "pose not reliable: " + "; ".join(reasons)
+    return "pose not reliable: " + "; ".join(_doubts(match.reliability, match.fit,
+                                                     match.tilt_drop))
