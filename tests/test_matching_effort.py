@@ -7,7 +7,8 @@ from fossilct.matching.effort import SearchEffort, resolve_effort
 
 def test_defaults_are_the_documented_ones():
     effort = SearchEffort()
-    assert (effort.n_candidates, effort.n_screen, effort.n_refine) == (24, 24, 5)
+    assert (effort.n_candidates, effort.n_screen, effort.n_refine) == (48, 48, 5)
+    assert (effort.n_candidates_library, effort.n_screen_library) == (24, 24)
     assert (effort.n_tilted, effort.n_refine_library) == (12, 3)
     assert (effort.n_screen_volumes, effort.n_refine_volumes) == (6, 3)
     assert resolve_effort(None) == effort
@@ -28,8 +29,11 @@ def test_effort_is_frozen():
 
 @pytest.mark.parametrize("fields,error,message", [
     ({"n_candidates": 0}, ValueError, "`n_candidates` must be at least 1"),
-    ({"n_screen": -1}, ValueError, "`n_screen`, `n_tilted` and `n_refine` must be >= 0"),
-    ({"n_tilted": -1}, ValueError, "`n_screen`, `n_tilted` and `n_refine` must be >= 0"),
+    ({"n_candidates_library": 0}, ValueError, "`n_candidates_library` must be at least 1"),
+    ({"n_screen": -1}, ValueError, "`n_screen`, `n_tilted`, `n_refine` and `n_screen_library` "
+                                   r"must be >= 0; got -1, 12, 5, 24"),
+    ({"n_tilted": -1}, ValueError, "`n_screen`, `n_tilted`, `n_refine` and `n_screen_library`"),
+    ({"n_screen_library": -1}, ValueError, "must be >= 0; got 48, 12, 5, -1"),
     ({"n_refine_library": 0}, ValueError, "`n_refine_library` must be at least 1"),
     ({"n_refine_volumes": 0}, ValueError, "`n_refine_volumes` must be at least 1"),
     ({"n_refine_volumes": 7}, ValueError, "at most `n_screen_volumes`"),

@@ -49,6 +49,18 @@ def test_each_refined_volume_gets_n_refine_library_refinements_whatever_n_refine
     assert [sum(c.refined for c in hit.candidates) for hit in found.found] == [2, 2, 2]
 
 
+def test_the_library_search_has_its_own_candidate_counts(shelf, query):
+    effort = SearchEffort(n_candidates=40, n_screen=40, n_candidates_library=3,
+                          n_screen_library=2, n_refine_library=1, n_screen_volumes=3,
+                          n_refine_volumes=1)
+    found = search_library(query, shelf, effort=effort)
+    assert [len(hit.candidates) for hit in found.found] == [2, 2, 2]
+    wide = dataclasses.replace(effort, n_candidates=1, n_screen=1, n_candidates_library=5,
+                               n_screen_library=5)
+    assert [len(hit.candidates) for hit in search_library(query, shelf, effort=wide).found] \
+        == [5, 5, 5]
+
+
 def test_volumes_that_cannot_be_searched_are_skipped(shelf, query):
     bare = dataclasses.replace(shelf[0], index=None, file="bare.nii")
     found = search_library(query, [bare, shelf[1], "not a volume"])

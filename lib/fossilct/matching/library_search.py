@@ -154,7 +154,7 @@ def search_library(query: Query, volumes: Sequence[LibraryVolume], *,
         try:
             check_searchable(target)
             found = search.coarse_candidates(
-                query, target.index, n_candidates=max(effort.n_candidates, effort.n_screen))
+                query, target.index, n_candidates=max(effort.n_candidates_library, effort.n_screen_library))
             fit = float(pose_scores(query, target.refine_target,
                                     [c.pose for c in found[:n_prerank]]).max())
             coarse.append((fit, position, target, found))
@@ -166,7 +166,7 @@ def search_library(query: Query, volumes: Sequence[LibraryVolume], *,
 
     def screen(position, target, found):
         found = search.screen_candidates(query, target.refine_target, found,
-                                         n_screen=max(effort.n_screen, effort.n_refine_library))
+                                         n_screen=max(effort.n_screen_library, effort.n_refine_library))
         best[position] = VolumeCandidates(target, found)
         screened.append((found[0].score, position, target, found))
 
